@@ -1,0 +1,63 @@
+"""The composition root: builds the shared clients once from the settings, closes them once."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.settings import Settings
+from storage.app_state import ensure_secret
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.migrate import current_revision, head_revision, upgrade
+from storage.redis_client import connect_redis
+
+log = logging.getLogger(__name__)
+
+
+class SchemaNotReady(RuntimeError):
+    """The database is not at the newest schema and this process may not migrate it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    engine: AsyncEngine
+    sessions: SessionFactory
+    redis: Redis | None
+    checkout_secret: str
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Runtime]:
+    """`migrate`: bring the schema up to date first (the embedded default does this itself);
+    otherwise refuse to run on an outdated schema (production migrates in its release phase)."""
+    engine = create_engine(settings.database_url)
+    redis = connect_redis(settings.redis_url) if settings.redis_url else None
+    try:
+        await _prepare_schema(engine, migrate=migrate)
+        sessions = session_factory(engine)
+        secret = settings.livecart_secret or await ensure_secret(sessions)
+        yield Runtime(settings, engine, sessions, redis, secret)
+    finally:
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+
+
+async def _prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:
+    if migrate:
+        before, after = await upgrade(engine)
+        if before != after:
+            log.info("database schema migrated from %s to %s", before or "empty", after)
+        return
+    current = await current_revision(engine)
+    if current != head_revision():
+        raise SchemaNotReady(
+            f"the database schema is at {current or 'nothing'}, not {head_revision()}: "
+            "run `livecart db upgrade` first"
+        )

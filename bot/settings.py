@@ -1,0 +1,180 @@
+"""The one settings object: every variable of contract.md, read from the environment once.
+
+Only `Settings.from_env` looks at the environment; everything else receives a `Settings`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///livecart.db"
+_DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
+_DURATION_WHOLE = re.compile(r"(?:\s*\d+\s*[dhms]\s*)+", re.IGNORECASE)
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+class SettingsError(ValueError):
+    """A variable is missing or malformed; the message is one sentence naming it."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable} {problem}")
+        self.variable = variable
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = field(default=None, repr=False)
+    redis_prefix: str = "livecart"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    livecart_secret: str | None = field(default=None, repr=False)
+    staff_token: str | None = field(default=None, repr=False)
+    meta_app_secret: str | None = field(default=None, repr=False)
+    meta_verify_token: str | None = field(default=None, repr=False)
+    meta_page_token: str | None = field(default=None, repr=False)
+    meta_graph_url: str = "https://graph.facebook.com"
+    meta_graph_version: str = "v25.0"
+    telegram_bot_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_staff_chats: tuple[int, ...] = ()
+    replay_window: timedelta = timedelta(hours=24)
+    hold_for: timedelta = timedelta(hours=24)
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Read and check every variable; raise SettingsError on the first bad one."""
+        host = _text(env, "HOST", "127.0.0.1")
+        port = _port(env.get("PORT", "8080"))
+        return cls(
+            database_url=database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            redis_url=_redis_url(env.get("REDIS_URL")),
+            redis_prefix=_text(env, "LIVECART_REDIS_PREFIX", "livecart"),
+            host=host,
+            port=port,
+            public_url=_http_url("PUBLIC_URL", env.get("PUBLIC_URL") or f"http://{host}:{port}"),
+            livecart_secret=_optional(env, "LIVECART_SECRET"),
+            staff_token=_optional(env, "STAFF_TOKEN"),
+            meta_app_secret=_optional(env, "META_APP_SECRET"),
+            meta_verify_token=_optional(env, "META_VERIFY_TOKEN"),
+            meta_page_token=_optional(env, "META_PAGE_TOKEN"),
+            meta_graph_url=_http_url(
+                "META_GRAPH_URL", env.get("META_GRAPH_URL", "https://graph.facebook.com")
+            ),
+            meta_graph_version=_graph_version(env.get("META_GRAPH_VERSION", "v25.0")),
+            telegram_bot_token=_optional(env, "TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=_http_url(
+                "TELEGRAM_API_URL", env.get("TELEGRAM_API_URL", "https://api.telegram.org")
+            ),
+            telegram_staff_chats=_chat_ids(env.get("TELEGRAM_STAFF_CHATS", "")),
+            replay_window=duration("REPLAY_WINDOW", env.get("REPLAY_WINDOW", "24h")),
+            hold_for=duration("HOLD_FOR", env.get("HOLD_FOR", "24h")),
+            log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
+        )
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.redis_url is not None
+
+
+def database_url(raw: str) -> str:
+    """Normalize to an async driver URL; `postgres://` (as hosts hand it out) is accepted."""
+    value = raw.strip()
+    for prefix, replacement in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite:///", "sqlite+aiosqlite:///"),
+    ):
+        if value.startswith(prefix):
+            value = replacement + value[len(prefix) :]
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        url = None
+    if url is None or url.drivername not in ("sqlite+aiosqlite", "postgresql+asyncpg"):
+        raise SettingsError(
+            "DATABASE_URL",
+            "must be sqlite+aiosqlite:///FILE or postgresql+asyncpg://USER@HOST/DB",
+        )
+    if url.drivername == "postgresql+asyncpg" and not url.database:
+        raise SettingsError("DATABASE_URL", "names no database (add /DBNAME at the end)")
+    if url.drivername == "sqlite+aiosqlite" and not url.database:
+        raise SettingsError("DATABASE_URL", "names no SQLite file (sqlite+aiosqlite:///FILE)")
+    return value
+
+
+def duration(variable: str, raw: str) -> timedelta:
+    """`90s`, `2h`, `24h`, `1h30m`, `7d`: a positive length of time."""
+    text = raw.strip()
+    if not _DURATION_WHOLE.fullmatch(text):
+        raise SettingsError(variable, f"must be a duration like 90s, 30m, 2h or 24h (got {raw!r})")
+    seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(text))
+    if seconds <= 0:
+        raise SettingsError(variable, "must be longer than zero")
+    return timedelta(seconds=seconds)
+
+
+def _text(env: Mapping[str, str], variable: str, default: str) -> str:
+    value = env.get(variable, default).strip()
+    if not value:
+        raise SettingsError(variable, "is empty")
+    return value
+
+
+def _optional(env: Mapping[str, str], variable: str) -> str | None:
+    value = env.get(variable, "").strip()
+    return value or None
+
+
+def _port(raw: str) -> int:
+    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+        raise SettingsError("PORT", f"must be a whole number from 1 to 65535 (got {raw!r})")
+    return int(raw)
+
+
+def _http_url(variable: str, raw: str) -> str:
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(variable, f"must be an http:// or https:// URL (got {raw!r})")
+    return raw.strip().rstrip("/")
+
+
+def _redis_url(raw: str | None) -> str | None:
+    if raw is None or not raw.strip():
+        return None
+    if urlsplit(raw.strip()).scheme not in ("redis", "rediss", "unix"):
+        # The URL may hold a password: never echo it.
+        raise SettingsError("REDIS_URL", "must start with redis://, rediss:// or unix://")
+    return raw.strip()
+
+
+def _graph_version(raw: str) -> str:
+    if not re.fullmatch(r"v\d+\.\d+", raw.strip()):
+        raise SettingsError("META_GRAPH_VERSION", f"must look like v25.0 (got {raw!r})")
+    return raw.strip()
+
+
+def _chat_ids(raw: str) -> tuple[int, ...]:
+    ids = [part.strip() for part in raw.replace(";", ",").split(",") if part.strip()]
+    if not all(re.fullmatch(r"-?\d+", part) for part in ids):
+        raise SettingsError(
+            "TELEGRAM_STAFF_CHATS", "must be chat ids separated by commas (e.g. 12345,-100987)"
+        )
+    return tuple(int(part) for part in ids)
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise SettingsError("LOG_LEVEL", f"must be one of {', '.join(_LOG_LEVELS)}")
+    return level

@@ -1,0 +1,1 @@
+"""SQLAlchemy models, migrations, repositories and the stock counters (SQL and Redis)."""

@@ -1,0 +1,1 @@
+"""The aiohttp application: Meta webhook routes, staff API, checkout pages."""
