@@ -13,8 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.settings import Settings
 from storage.app_state import ensure_secret
 from storage.db import SessionFactory, create_engine, session_factory
+from storage.inbox import SqlInbox
 from storage.migrate import current_revision, head_revision, upgrade
+from storage.queue import DeliveryQueue
 from storage.redis_client import connect_redis
+from storage.redis_keys import RedisKeys
+from storage.stream import RedisStreamQueue
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +33,8 @@ class Runtime:
     engine: AsyncEngine
     sessions: SessionFactory
     redis: Redis | None
+    keys: RedisKeys
+    queue: DeliveryQueue
     checkout_secret: str
 
 
@@ -42,7 +48,18 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
         await _prepare_schema(engine, migrate=migrate)
         sessions = session_factory(engine)
         secret = settings.livecart_secret or await ensure_secret(sessions)
-        yield Runtime(settings, engine, sessions, redis, secret)
+        keys = RedisKeys(settings.redis_prefix)
+        queue: DeliveryQueue = (
+            RedisStreamQueue(
+                redis, keys, reclaim_after=settings.worker_reclaim_after.total_seconds()
+            )
+            if redis is not None
+            else SqlInbox(engine)
+        )
+        try:
+            yield Runtime(settings, engine, sessions, redis, keys, queue, secret)
+        finally:
+            await queue.close()
     finally:
         if redis is not None:
             await redis.aclose()

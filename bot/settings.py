@@ -50,6 +50,17 @@ class Settings:
     replay_window: timedelta = timedelta(hours=24)
     hold_for: timedelta = timedelta(hours=24)
     log_level: str = "INFO"
+    # How long a Redis Stream entry may sit with a silent worker before another takes it over.
+    worker_reclaim_after: timedelta = timedelta(seconds=30)
+    # Private replies per second per Facebook Page, and per Instagram account during a live.
+    reply_rate_per_page: float = 40.0
+    reply_rate_instagram_live: float = 100.0
+    # A short public reply under the comment ("已私訊您 / Sent you a message"); never on IG live.
+    public_replies: bool = False
+    central_store_url: str | None = None
+    central_store_secret: str | None = field(default=None, repr=False)
+    # The shop's own web store: where buyers are sent once a replay has closed.
+    shop_url: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -80,6 +91,17 @@ class Settings:
             replay_window=duration("REPLAY_WINDOW", env.get("REPLAY_WINDOW", "24h")),
             hold_for=duration("HOLD_FOR", env.get("HOLD_FOR", "24h")),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
+            worker_reclaim_after=duration(
+                "WORKER_RECLAIM_AFTER", env.get("WORKER_RECLAIM_AFTER", "30s")
+            ),
+            reply_rate_per_page=_rate("REPLY_RATE_PER_PAGE", env.get("REPLY_RATE_PER_PAGE", "40")),
+            reply_rate_instagram_live=_rate(
+                "REPLY_RATE_INSTAGRAM_LIVE", env.get("REPLY_RATE_INSTAGRAM_LIVE", "100")
+            ),
+            public_replies=_flag("PUBLIC_REPLIES", env.get("PUBLIC_REPLIES", "off")),
+            central_store_url=_optional_url(env, "CENTRAL_STORE_URL"),
+            central_store_secret=_optional(env, "CENTRAL_STORE_SECRET"),
+            shop_url=_optional_url(env, "SHOP_URL"),
         )
 
     @property
@@ -171,6 +193,32 @@ def _chat_ids(raw: str) -> tuple[int, ...]:
             "TELEGRAM_STAFF_CHATS", "must be chat ids separated by commas (e.g. 12345,-100987)"
         )
     return tuple(int(part) for part in ids)
+
+
+def _rate(variable: str, raw: str) -> float:
+    try:
+        rate = float(raw)
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate <= 10000:
+        raise SettingsError(
+            variable, f"must be a number of messages per second above 0 (got {raw!r})"
+        )
+    return rate
+
+
+def _flag(variable: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "on", "true", "yes"):
+        return True
+    if value in ("0", "off", "false", "no", ""):
+        return False
+    raise SettingsError(variable, f"must be on or off (got {raw!r})")
+
+
+def _optional_url(env: Mapping[str, str], variable: str) -> str | None:
+    raw = env.get(variable, "").strip()
+    return _http_url(variable, raw) if raw else None
 
 
 def _log_level(raw: str) -> str:

@@ -144,6 +144,8 @@ class Page(Base):
     access_token: Mapped[str | None] = mapped_column(Text)
     # zh-Hant or en: the language replies to this Page's buyers are written in.
     language: Mapped[str] = mapped_column(String(16), default="zh-Hant")
+    # Set when Meta refused the token (190/102): staff must renew it.
+    token_invalid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = _created()
 
 
@@ -165,6 +167,8 @@ class Live(Base):
     # live, replay, closed
     status: Mapped[str] = mapped_column(String(16), default="live")
     current_keyword: Mapped[str | None] = mapped_column(String(64))
+    # The lineup as the host gave it: what the parser compiles (lineup_items hold it as rows).
+    lineup_csv: Mapped[str] = mapped_column(Text, default="")
     started_at: Mapped[datetime] = _created()
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replay_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -195,15 +199,13 @@ class InboxDelivery(Base):
     """The embedded queue: a verified webhook delivery, durable before Meta gets its 200."""
 
     __tablename__ = "inbox"
-    __table_args__ = (Index("ix_inbox_pending", "done_at", "id"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     body: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = _created()
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Comment(Base):
@@ -230,12 +232,13 @@ class Comment(Base):
     received_at: Mapped[datetime] = _created()
     # webhook or poll: how the comment reached us first
     source: Mapped[str] = mapped_column(String(16), default="webhook")
-    # received, processed
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    # received, processed, failed (processing raised: kept for `livecart replay`)
+    status: Mapped[str] = mapped_column(String(16), default="received", index=True)
     parse_status: Mapped[str | None] = mapped_column(String(16))
     parse_items: Mapped[list[JsonObject] | None] = mapped_column(JSON)
     parse_reason: Mapped[str | None] = mapped_column(Text)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    error: Mapped[str | None] = mapped_column(Text)
 
 
 # --- orders --------------------------------------------------------------------------------

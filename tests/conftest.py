@@ -17,8 +17,11 @@ from typing import NoReturn
 
 import asyncpg
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from storage.db import create_engine
 from storage.migrate import upgrade
@@ -137,17 +140,13 @@ def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    async def ping() -> None:
-        client = Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-        try:
-            await client.ping()
-        finally:
-            await client.aclose()
-
+    client = SyncRedis.from_url(REDIS_URL, socket_connect_timeout=3)
     try:
-        asyncio.run(ping())
-    except Exception as error:  # noqa: BLE001 - any failure means the service is not usable
+        client.ping()
+    except RedisError as error:
         service_unavailable(f"Redis at {REDIS_URL}", type(error).__name__)
+    finally:
+        client.close()
     return REDIS_URL
 
 
@@ -172,3 +171,40 @@ def make_settings(database_url: str) -> Callable[..., Settings]:
         return Settings(**values)  # type: ignore[arg-type]
 
     return make
+
+
+APP_SECRET = "test-app-secret"
+VERIFY_TOKEN = "test-verify-token"
+STAFF_TOKEN = "test-staff-token"
+
+
+@pytest.fixture(params=["database", "redis"])
+def queue_backend(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+@pytest.fixture
+def runtime_settings(
+    queue_backend: str, database_url: str, request: pytest.FixtureRequest
+) -> Settings:
+    redis: dict[str, object] = {}
+    if queue_backend == "redis":
+        redis = {
+            "redis_url": request.getfixturevalue("redis_url"),
+            "redis_prefix": request.getfixturevalue("redis_prefix"),
+        }
+    return Settings(
+        database_url=database_url,
+        meta_app_secret=APP_SECRET,
+        meta_verify_token=VERIFY_TOKEN,
+        staff_token=STAFF_TOKEN,
+        **redis,  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+async def runtime(runtime_settings: Settings) -> AsyncIterator[Runtime]:
+    """The real composition root on a fresh database, with the database or Redis queue."""
+    async with open_runtime(runtime_settings, migrate=False) as opened:
+        yield opened

@@ -5,12 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Runtime
-from webhooks import health
+from webhooks import deletion, health, meta
 from webhooks.keys import RUNTIME
+from webhooks.middleware import clear_errors, staff_only
 
 
 def build_app(runtime: Runtime) -> web.Application:
-    app = web.Application(client_max_size=1024**2)
+    # Meta's limit for a delivery is 1 MiB; a little more lets the route answer 413 itself.
+    app = web.Application(client_max_size=meta.MAX_BODY + 1, middlewares=[clear_errors, staff_only])
     app[RUNTIME] = runtime
     app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/webhooks/meta", meta.handshake)
+    app.router.add_post("/webhooks/meta", meta.delivery)
+    app.router.add_post("/webhooks/meta/deletion", deletion.data_deletion)
+    app.router.add_get("/webhooks/meta/deletion/{code}", deletion.deletion_status_page)
+    app.router.add_post("/webhooks/meta/deauthorize", deletion.deauthorize)
     return app

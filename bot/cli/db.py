@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from bot.cli.errors import load_settings, service_errors
+from bot.loop import run_async
 from storage.db import create_engine
 from storage.migrate import upgrade
 
@@ -22,7 +22,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run_upgrade(args: argparse.Namespace) -> int:
     settings = load_settings()
     with service_errors(settings):
-        before, after = asyncio.run(_upgrade(settings.database_url))
+        before, after = run_async(_upgrade(settings.database_url))
     if before == after:
         print(f"database schema already at {after}; nothing to do")
     else:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -53,3 +55,11 @@ def _first_line(error: BaseException) -> str:
     original = getattr(error, "orig", None) or error
     text = str(original).strip().splitlines()
     return text[0] if text else type(original).__name__
+
+
+async def until_stopped(stop: asyncio.Event) -> None:
+    """Wait for SIGINT or SIGTERM (or `stop` set by someone else)."""
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await stop.wait()

@@ -1,20 +1,28 @@
-"""`livecart serve`: the web process (webhooks, staff API, checkout pages)."""
+"""`livecart serve`: the web process (webhooks, staff API, checkout pages).
+
+With no REDIS_URL it also runs the pipeline workers in-process (the embedded default).
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
-import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
-from bot.cli.errors import CommandError, load_settings, service_errors
-from bot.runtime import open_runtime
+from bot.cli.errors import CommandError, load_settings, service_errors, until_stopped
+from bot.loop import run_async
+from bot.pipeline import Pipeline
+from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from bot.workers import run_workers
 from webhooks.app import build_app
 
 log = logging.getLogger("livecart.serve")
+EMBEDDED_WORKERS = 2
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -27,7 +35,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     with service_errors(settings):
-        asyncio.run(serve(settings))
+        run_async(serve(settings))
     return 0
 
 
@@ -35,26 +43,43 @@ async def serve(settings: Settings) -> None:
     # The embedded default (SQLite) migrates itself; PostgreSQL migrates in the release phase.
     embedded = settings.database_url.startswith("sqlite")
     async with open_runtime(settings, migrate=embedded) as runtime:
-        runner = web.AppRunner(build_app(runtime), access_log=None)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, settings.host, settings.port)
-            try:
-                await site.start()
-            except OSError as error:
-                raise CommandError(
-                    f"cannot listen on {settings.host}:{settings.port} ({error.strerror})"
-                ) from None
-            log.info("livecart listening on http://%s:%d", settings.host, settings.port)
-            await _until_stopped()
-        finally:
-            await runner.cleanup()
+        stop = asyncio.Event()
+        async with _listening(runtime), _embedded_workers(runtime, stop):
+            await until_stopped(stop)
     log.info("livecart stopped")
 
 
-async def _until_stopped() -> None:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
+@asynccontextmanager
+async def _listening(runtime: Runtime) -> AsyncIterator[None]:
+    settings = runtime.settings
+    runner = web.AppRunner(build_app(runtime), access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port)
+        try:
+            await site.start()
+        except OSError as error:
+            raise CommandError(
+                f"cannot listen on {settings.host}:{settings.port} ({error.strerror})"
+            ) from None
+        log.info("livecart listening on http://%s:%d", settings.host, settings.port)
+        yield
+    finally:
+        await runner.cleanup()
+
+
+@asynccontextmanager
+async def _embedded_workers(runtime: Runtime, stop: asyncio.Event) -> AsyncIterator[None]:
+    if runtime.redis is not None:
+        log.info("REDIS_URL is set: run `livecart worker` processes for the pipeline")
+        yield
+        return
+    workers = asyncio.create_task(
+        run_workers(runtime.queue, Pipeline.for_runtime(runtime), EMBEDDED_WORKERS, stop)
+    )
+    log.info("pipeline: %d in-process workers on the database inbox", EMBEDDED_WORKERS)
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(workers, timeout=10)

@@ -56,11 +56,10 @@ def upgrade() -> None:
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
         sa.Column("claimed_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("done_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_inbox")),
     )
     with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.create_index("ix_inbox_pending", ["done_at", "id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_inbox_claimed_until"), ["claimed_until"], unique=False)
 
     op.create_table(
         "lives",
@@ -80,6 +79,7 @@ def upgrade() -> None:
         sa.Column("broadcast", sa.Boolean(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("current_keyword", sa.String(length=64), nullable=True),
+        sa.Column("lineup_csv", sa.Text(), nullable=False),
         sa.Column("started_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("ended_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("replay_deadline", storage.types.UTCDateTime(timezone=True), nullable=True),
@@ -156,6 +156,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=200), nullable=True),
         sa.Column("access_token", sa.Text(), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=False),
+        sa.Column("token_invalid_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pages")),
         sa.UniqueConstraint("platform", "page_id", name=op.f("uq_pages_platform_page_id")),
@@ -206,6 +207,7 @@ def upgrade() -> None:
         sa.Column("parse_items", sa.JSON(), nullable=True),
         sa.Column("parse_reason", sa.Text(), nullable=True),
         sa.Column("processed_at", storage.types.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("error", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(["live_id"], ["lives.id"], name=op.f("fk_comments_live_id_lives")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_comments")),
         sa.UniqueConstraint(
@@ -214,6 +216,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("comments", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_comments_live_id"), ["live_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_comments_status"), ["status"], unique=False)
 
     op.create_table(
         "identities",
@@ -450,7 +453,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_order_lines_order_id"), ["order_id"], unique=False)
 
 
-
 def downgrade() -> None:
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_order_lines_order_id"))
@@ -490,6 +492,7 @@ def downgrade() -> None:
 
     op.drop_table("identities")
     with op.batch_alter_table("comments", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_comments_status"))
         batch_op.drop_index(batch_op.f("ix_comments_live_id"))
 
     op.drop_table("comments")
@@ -510,7 +513,7 @@ def downgrade() -> None:
 
     op.drop_table("lives")
     with op.batch_alter_table("inbox", schema=None) as batch_op:
-        batch_op.drop_index("ix_inbox_pending")
+        batch_op.drop_index(batch_op.f("ix_inbox_claimed_until"))
 
     op.drop_table("inbox")
     op.drop_table("deletion_requests")

@@ -1,0 +1,275 @@
+"""Webhook ingestion benchmark: signed deliveries per second at 64 concurrent connections.
+
+Three servers side by side, each `livecart`'s real app in its own process, differing only in
+what a delivery's 200 waits for:
+  ceiling  verify and check, then answer without storing anything (the upper bound)
+  naive    one durable write per request (one transaction / one XADD each)
+  livecart the group commit livecart runs (many deliveries share one write)
+on the embedded default (SQLite inbox) and with Redis (Streams).
+
+    python -m benchmarks.ingest [--requests 20000] [--connections 64] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import aiohttp
+from redis.asyncio import Redis
+from sqlalchemy import insert
+
+from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
+from bot.loop import run_async
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from storage.models import InboxDelivery
+from storage.queue import QueuedDelivery
+from storage.redis_keys import RedisKeys
+from webhooks.app import build_app
+
+SECRET = "bench-secret"
+MODES = ("ceiling", "naive", "livecart")
+
+
+class NullQueue:
+    """Keeps nothing: the ceiling of what the route can answer."""
+
+    async def put(self, body: bytes) -> None:
+        return None
+
+    async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
+        return []
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        return None
+
+    async def depth(self) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
+
+class NaiveSqlQueue(NullQueue):
+    def __init__(self, runtime: Runtime) -> None:
+        self._sessions = runtime.sessions
+
+    async def put(self, body: bytes) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(insert(InboxDelivery).values(body=body))
+
+
+class NaiveRedisQueue(NullQueue):
+    def __init__(self, redis: Redis, keys: RedisKeys) -> None:
+        self._redis = redis
+        self._keys = keys
+
+    async def put(self, body: bytes) -> None:
+        await self._redis.xadd(self._keys.inbox, {b"body": body})
+
+
+def _with_queue(runtime: Runtime, mode: str) -> Runtime:
+    if mode == "ceiling":
+        return replace(runtime, queue=NullQueue())
+    if mode == "naive":
+        naive = (
+            NaiveRedisQueue(runtime.redis, runtime.keys)
+            if runtime.redis is not None
+            else NaiveSqlQueue(runtime)
+        )
+        return replace(runtime, queue=naive)
+    return runtime
+
+
+async def _serve(mode: str, settings: Settings, port: int) -> None:
+    from aiohttp import web
+
+    async with open_runtime(settings, migrate=True) as runtime:
+        runner = web.AppRunner(build_app(_with_queue(runtime, mode)), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        print("ready", flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    backend: str
+    mode: str
+    per_second: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
+    """Realistic deliveries: one to five comments each, as Meta batches them."""
+    out = []
+    for n in range(count):
+        changes = [
+            facebook_comment(
+                page_id="111",
+                video_id="222",
+                comment=f"{n}_{k}",
+                text="A1 紅 M +1",
+                author_id=f"{n % 2000}",
+                author_name=f"Viewer {n % 2000}",
+            )
+            for k in range(1 + n % 5)
+        ]
+        out.append(signed_body(envelope("page", [("111", changes)]), SECRET))
+    return out
+
+
+async def _load(
+    url: str, bodies: list[tuple[bytes, dict[str, str]]], connections: int
+) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    errors = 0
+    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
+    for item in bodies:
+        queue.put_nowait(item)
+
+    async def client(http: aiohttp.ClientSession) -> None:
+        nonlocal errors
+        while not queue.empty():
+            body, headers = queue.get_nowait()
+            started = time.perf_counter()
+            async with http.post(url, data=body, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    errors += 1
+            latencies.append(time.perf_counter() - started)
+
+    connector = aiohttp.TCPConnector(limit=connections)
+    async with aiohttp.ClientSession(connector=connector) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(client(http) for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    return len(bodies) / elapsed, latencies, errors
+
+
+def _start_server(mode: str, env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.ingest", "--serve", mode, "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    if process.stdout.readline().strip() != "ready":
+        raise RuntimeError(f"the {mode} server did not start")
+    return process
+
+
+async def _measure(
+    backend: str, mode: str, env: dict[str, str], requests: int, connections: int
+) -> Result:
+    port = _free_port()
+    process = _start_server(mode, env, port)
+    try:
+        url = f"http://127.0.0.1:{port}/webhooks/meta"
+        await _load(url, _deliveries(min(500, requests)), connections)  # warm up
+        per_second, latencies, errors = await _load(url, _deliveries(requests), connections)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    cuts = statistics.quantiles(latencies, n=100)
+    return Result(backend, mode, per_second, cuts[49] * 1000, cuts[98] * 1000, errors)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _backends(args: argparse.Namespace, folder: Path) -> dict[str, dict[str, str]]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
+    base["META_APP_SECRET"] = SECRET
+    backends = {"sqlite": {**base, "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/sqlite.db"}}
+    backends["redis"] = {
+        **base,
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder}/redis.db",
+        "REDIS_URL": args.redis,
+        "LIVECART_REDIS_PREFIX": f"bench-ingest-{os.getpid()}",
+    }
+    if args.postgres:
+        backends["postgresql"] = {**base, "DATABASE_URL": args.postgres}
+    return backends
+
+
+async def _run(args: argparse.Namespace) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for backend, env in _backends(args, Path(folder)).items():
+            if args.only and backend not in args.only:
+                continue
+            for mode in MODES:
+                print(f"  {backend:<10} {mode:<8} ...", file=sys.stderr, flush=True)
+                results.append(await _measure(backend, mode, env, args.requests, args.connections))
+    await _clean_redis(args.redis)
+    return results
+
+
+async def _clean_redis(url: str) -> None:
+    redis = Redis.from_url(url)
+    keys = [key async for key in redis.scan_iter(match=f"bench-ingest-{os.getpid()}*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+def _table(results: list[Result], connections: int) -> str:
+    lines = [
+        f"Ingest: signed deliveries/s at {connections} connections (1-5 comments each)",
+        "| backend | mode | deliveries/s | ack p50 ms | ack p99 ms | errors "
+        "| vs ceiling | vs naive |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    by = {(r.backend, r.mode): r for r in results}
+    for r in results:
+        ceiling = by[(r.backend, "ceiling")].per_second
+        naive = by[(r.backend, "naive")].per_second
+        lines.append(
+            f"| {r.backend} | {r.mode} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
+            f"| {r.errors} | {r.per_second / ceiling:.2f} | {r.per_second / naive:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--postgres", help="also measure a PostgreSQL inbox at this URL")
+    parser.add_argument("--only", nargs="*", help="measure only these backends")
+    parser.add_argument("--serve", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        run_async(_serve(args.serve, Settings.from_env(os.environ), args.port))
+        return
+    print(_table(asyncio.run(_run(args)), args.connections))
+
+
+if __name__ == "__main__":
+    main()

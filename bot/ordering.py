@@ -1,0 +1,302 @@
+"""Order comments become stock in carts, a batch at a time, inside the caller's transaction.
+
+Per batch: load every buyer's cart once, plan each comment in arrival order with the pure cart
+rules, reserve all adds with one stock call (first come, first served per SKU), write lines and
+waitlist rows in bulk, then apply cancels, give freed stock to the waitlist, and total the carts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cart import Holding, Item, Outcome, Plan, Refusal, plan_comment, split_cancel
+from storage import orders
+from storage.models import WaitlistEntry
+from storage.orders import BuyerKey, CartState, Terms
+from storage.stock import StockRequest
+from storage.stock_backends import Stock
+
+
+@dataclass(frozen=True, slots=True)
+class OrderComment:
+    comment_id: int
+    live_id: int
+    member_id: int
+    identity_id: int | None
+    items: tuple[Item, ...]
+    received_at: datetime
+
+    @property
+    def buyer(self) -> BuyerKey:
+        return (self.live_id, self.member_id)
+
+
+@dataclass(slots=True)
+class _Batch:
+    """The batch's view of every buyer's cart as it changes."""
+
+    carts: dict[BuyerKey, CartState]
+    terms: dict[tuple[int, str], Terms]
+    touched_orders: set[int] = field(default_factory=set)
+    new_lines: list[tuple[int, str, int, Terms, int | None]] = field(default_factory=list)
+    grown: list[tuple[int, str, int]] = field(default_factory=list)
+
+    def holdings(self, buyer: BuyerKey) -> dict[str, Holding]:
+        cart = self.carts[buyer]
+        skus = set(cart.lines) | set(cart.confirmed) | set(cart.waiting)
+        return {
+            sku: Holding(
+                cart.lines.get(sku, 0), cart.confirmed.get(sku, 0), cart.waiting.get(sku, 0)
+            )
+            for sku in skus
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    order_id: int | None
+    outcome: Outcome
+
+
+async def place_orders(
+    session: AsyncSession,
+    stock: Stock,
+    comments: Sequence[OrderComment],
+    *,
+    now: datetime,
+    hold_for: timedelta,
+) -> dict[int, Placement]:
+    """Each comment's outcome and the order it went into, by comment id."""
+    if not comments:
+        return {}
+    batch = _Batch(
+        carts=await orders.load_carts(session, (c.buyer for c in comments)),
+        terms=await orders.lineup_terms(session, {c.live_id for c in comments}),
+    )
+    plans = _plan(batch, comments)
+    requests = [
+        StockRequest(f"c{c.comment_id}:{n}", sku, quantity)
+        for c in comments
+        for n, (sku, quantity) in enumerate(plans[c.comment_id].adds)
+    ]
+    granted = await stock.reserve(session, requests)
+    outcomes: dict[int, Outcome] = {}
+    waiting_rows: list[dict[str, object]] = []
+    for c in comments:
+        taken, short = _split_grants(c, plans[c.comment_id].adds, granted)
+        waiting_rows += [_waiting_row(c, sku, quantity) for sku, quantity in short]
+        outcomes[c.comment_id] = Outcome(
+            taken=tuple(taken), waitlisted=tuple(short), refused=plans[c.comment_id].refused
+        )
+    await _open_missing_orders(session, batch, comments, outcomes, now + hold_for)
+    for c in comments:
+        for sku, quantity in outcomes[c.comment_id].taken:
+            _add_to_cart(batch, c.buyer, sku, quantity, c.comment_id)
+        for sku, quantity in outcomes[c.comment_id].waitlisted:
+            cart = batch.carts[c.buyer]
+            cart.waiting[sku] = cart.waiting.get(sku, 0) + quantity
+    await orders.add_lines(
+        session,
+        [(o, sku, q, terms.price, comment) for o, sku, q, terms, comment in batch.new_lines],
+        batch.grown,
+    )
+    await orders.add_waiting(session, waiting_rows)
+    freed = await _apply_cancels(session, stock, batch, comments, plans, outcomes)
+    batch.touched_orders |= await fill_waitlist(session, stock, freed, now=now, hold_for=hold_for)
+    await orders.recompute_totals(session, batch.touched_orders)
+    return {
+        c.comment_id: Placement(batch.carts[c.buyer].order_id, outcomes[c.comment_id])
+        for c in comments
+    }
+
+
+def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
+    plans: dict[int, Plan] = {}
+    holdings = {c.buyer: batch.holdings(c.buyer) for c in comments}
+    for c in comments:
+        known = [item for item in c.items if (c.live_id, item.sku) in batch.terms]
+        limits = {item.sku: batch.terms[(c.live_id, item.sku)].max_per_buyer for item in known}
+        plan, holdings[c.buyer] = plan_comment(known, holdings[c.buyer], limits)
+        # The lineup changed under a parsed comment: say so rather than take a stranger's SKU.
+        unknown = tuple(
+            Refusal(item.sku, item.quantity or 0, "not in this live's lineup")
+            for item in c.items
+            if (c.live_id, item.sku) not in batch.terms
+        )
+        plans[c.comment_id] = replace(plan, refused=plan.refused + unknown)
+    return plans
+
+
+def _split_grants(
+    comment: OrderComment, adds: Sequence[tuple[str, int]], granted: dict[str, int]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    taken, short = [], []
+    for n, (sku, quantity) in enumerate(adds):
+        got = granted.get(f"c{comment.comment_id}:{n}", 0)
+        if got:
+            taken.append((sku, got))
+        if got < quantity:
+            short.append((sku, quantity - got))
+    return taken, short
+
+
+def _waiting_row(comment: OrderComment, sku: str, quantity: int) -> dict[str, object]:
+    return {
+        "live_id": comment.live_id,
+        "sku": sku,
+        "member_id": comment.member_id,
+        "identity_id": comment.identity_id,
+        "comment_id": comment.comment_id,
+        "quantity": quantity,
+        "filled": 0,
+        "queued_at": comment.received_at,
+        "status": "waiting",
+        "created_at": comment.received_at,
+    }
+
+
+async def _open_missing_orders(
+    session: AsyncSession,
+    batch: _Batch,
+    comments: Sequence[OrderComment],
+    outcomes: dict[int, Outcome],
+    hold_until: datetime,
+) -> None:
+    needing = {
+        c.buyer: c.identity_id
+        for c in comments
+        if batch.carts[c.buyer].order_id is None and outcomes[c.comment_id].taken
+    }
+    created = await orders.open_orders(session, list(needing.items()), hold_until)
+    for buyer, order_id in created.items():
+        batch.carts[buyer].order_id = order_id
+
+
+def _add_to_cart(
+    batch: _Batch, buyer: BuyerKey, sku: str, quantity: int, comment_id: int | None
+) -> None:
+    cart = batch.carts[buyer]
+    assert cart.order_id is not None
+    if sku in cart.lines:
+        batch.grown.append((cart.order_id, sku, quantity))
+    else:
+        batch.new_lines.append(
+            (cart.order_id, sku, quantity, batch.terms[(buyer[0], sku)], comment_id)
+        )
+    cart.lines[sku] = cart.lines.get(sku, 0) + quantity
+    batch.touched_orders.add(cart.order_id)
+
+
+async def _apply_cancels(
+    session: AsyncSession,
+    stock: Stock,
+    batch: _Batch,
+    comments: Sequence[OrderComment],
+    plans: dict[int, Plan],
+    outcomes: dict[int, Outcome],
+) -> set[str]:
+    """Cancels drop waiting units first, then cart units (whose stock goes back)."""
+    releases: list[StockRequest] = []
+    shrink: list[tuple[int, str, int]] = []
+    for c in comments:
+        plan = plans[c.comment_id]
+        cancelled: list[tuple[str, int]] = []
+        nothing: list[str] = []
+        for n, (sku, quantity) in enumerate(plan.cancels):
+            cart = batch.carts[c.buyer]
+            holding = Holding(reserved=cart.lines.get(sku, 0), waiting=cart.waiting.get(sku, 0))
+            from_waitlist, from_cart = split_cancel(holding, quantity)
+            if not from_waitlist and not from_cart:
+                nothing.append(sku)
+                continue
+            await _cancel_waiting(session, c, sku, from_waitlist)
+            cart.waiting[sku] = cart.waiting.get(sku, 0) - from_waitlist
+            if from_cart:
+                assert cart.order_id is not None
+                cart.lines[sku] -= from_cart
+                shrink.append((cart.order_id, sku, from_cart))
+                releases.append(StockRequest(f"x{c.comment_id}:{n}", sku, from_cart))
+                batch.touched_orders.add(cart.order_id)
+            cancelled.append((sku, from_waitlist + from_cart))
+        if cancelled or nothing:
+            outcomes[c.comment_id] = replace(
+                outcomes[c.comment_id], cancelled=tuple(cancelled), nothing_to_cancel=tuple(nothing)
+            )
+    await orders.shrink_lines(session, shrink)
+    await stock.release(session, releases, "cancel")
+    return {r.sku for r in releases}
+
+
+async def _cancel_waiting(
+    session: AsyncSession, comment: OrderComment, sku: str, quantity: int
+) -> None:
+    if quantity <= 0:
+        return
+    for entry in await orders.waiting_entries(session, comment.live_id, comment.member_id, sku):
+        if quantity <= 0:
+            break
+        remaining = entry.quantity - entry.filled
+        drop = min(remaining, quantity)
+        entry.quantity -= drop
+        quantity -= drop
+        if entry.quantity == entry.filled:
+            entry.status = "cancelled" if entry.filled == 0 else "filled"
+    await session.flush()
+
+
+async def fill_waitlist(
+    session: AsyncSession,
+    stock: Stock,
+    skus: Iterable[str],
+    *,
+    now: datetime,
+    hold_for: timedelta,
+) -> set[int]:
+    """Stock that came back goes to those waiting, first come first served, into their carts.
+
+    Returns the orders that grew."""
+    skus = set(skus)
+    if not skus:
+        return set()
+    queue = await orders.queue_for(session, skus)
+    if not queue:
+        return set()
+    requests = [StockRequest(f"w{e.id}:{e.filled}", e.sku, e.quantity - e.filled) for e in queue]
+    granted = await stock.reserve(session, requests)
+    filled = [(e, granted.get(f"w{e.id}:{e.filled}", 0)) for e in queue]
+    filled = [(e, units) for e, units in filled if units]
+    if not filled:
+        return set()
+    buyers = {(e.live_id, e.member_id) for e, _ in filled}
+    batch = _Batch(
+        carts=await orders.load_carts(session, buyers),
+        terms=await orders.lineup_terms(session, {live for live, _ in buyers}),
+    )
+    needing = [
+        ((e.live_id, e.member_id), e.identity_id)
+        for e, _ in filled
+        if batch.carts[(e.live_id, e.member_id)].order_id is None
+    ]
+    created = await orders.open_orders(session, list(dict(needing).items()), now + hold_for)
+    for buyer, order_id in created.items():
+        batch.carts[buyer].order_id = order_id
+    for entry, units in filled:
+        _add_to_cart(batch, (entry.live_id, entry.member_id), entry.sku, units, None)
+        _mark_filled(entry, units)
+    await orders.add_lines(
+        session,
+        [(o, sku, q, terms.price, comment) for o, sku, q, terms, comment in batch.new_lines],
+        batch.grown,
+    )
+    await session.flush()
+    return batch.touched_orders
+
+
+def _mark_filled(entry: WaitlistEntry, units: int) -> None:
+    entry.filled += units
+    if entry.filled >= entry.quantity:
+        entry.status = "filled"

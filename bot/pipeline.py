@@ -1,0 +1,131 @@
+"""The pipeline: queued deliveries become stored comments, then processed ones.
+
+A batch of deliveries costs two transactions: one stores every comment as received (so a bug
+further on can be replayed), one claims and processes the new ones. Deduplication is the
+UNIQUE (platform, comment id, verb) key plus the claim: a redelivered event changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+
+import orjson
+
+from bot.lives import follow_platform_status
+from bot.processing import CommentProcessor
+from bot.runtime import Runtime
+from storage.comments import CommentKey, claim_received, mark_failed, store_comments
+from storage.db import SessionFactory
+from storage.lives import LiveIndex, open_lives
+from storage.queue import QueuedDelivery
+from storage.types import utcnow
+from webhooks.envelope import (
+    CommentEvent,
+    LiveStatusEvent,
+    NotAnEnvelope,
+    check_envelope,
+    read_delivery,
+)
+
+log = logging.getLogger("livecart.pipeline")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    deliveries: int
+    comment_events: int
+    processed: int
+
+
+class Pipeline:
+    @classmethod
+    def for_runtime(cls, runtime: Runtime) -> Pipeline:
+        return cls(
+            runtime.sessions, CommentProcessor(), replay_window=runtime.settings.replay_window
+        )
+
+    def __init__(
+        self, sessions: SessionFactory, processor: CommentProcessor, *, replay_window: timedelta
+    ) -> None:
+        self._sessions = sessions
+        self._processor = processor
+        self._replay_window = replay_window
+
+    async def handle(self, deliveries: Sequence[QueuedDelivery]) -> BatchReport:
+        comments, statuses = _events(deliveries)
+        await self.store(comments, statuses, source="webhook")
+        processed = await self.process([event.key for event in comments])
+        return BatchReport(len(deliveries), len(comments), processed)
+
+    async def store(
+        self,
+        comments: Sequence[CommentEvent],
+        statuses: Sequence[LiveStatusEvent] = (),
+        *,
+        source: str,
+    ) -> None:
+        """Keep every comment as received, on the live it belongs to (one transaction)."""
+        async with self._sessions.begin() as session:
+            lives = LiveIndex(await open_lives(session))
+            now = utcnow()
+            for status in statuses:
+                live = lives.by_video(status.platform, status.live_video_id)
+                if live is not None and follow_platform_status(
+                    live, status.status, now, self._replay_window
+                ):
+                    log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
+            rows = [_comment_row(event, lives, source) for event in comments]
+            await store_comments(session, rows)
+
+    async def process(self, keys: Sequence[CommentKey]) -> int:
+        """Process the comments among `keys` that no one has processed yet."""
+        if not keys:
+            return 0
+        try:
+            async with self._sessions.begin() as session:
+                claimed = await claim_received(session, keys)
+                await self._processor.process(session, claimed)
+                return len(claimed)
+        except Exception:
+            log.exception("processing a batch of %d comments failed; isolating", len(keys))
+        return sum([await self._process_alone(key) for key in keys])
+
+    async def _process_alone(self, key: CommentKey) -> int:
+        try:
+            async with self._sessions.begin() as session:
+                claimed = await claim_received(session, [key])
+                await self._processor.process(session, claimed)
+                return len(claimed)
+        except Exception as error:
+            log.exception("comment %s could not be processed; kept for `livecart replay`", key[1])
+            async with self._sessions.begin() as session:
+                await mark_failed(session, key, f"{type(error).__name__}: {error}")
+            return 0
+
+
+def _events(
+    deliveries: Sequence[QueuedDelivery],
+) -> tuple[list[CommentEvent], list[LiveStatusEvent]]:
+    comments: list[CommentEvent] = []
+    statuses: list[LiveStatusEvent] = []
+    for queued in deliveries:
+        try:
+            delivery = read_delivery(check_envelope(orjson.loads(queued.body)))
+        except (orjson.JSONDecodeError, NotAnEnvelope) as problem:
+            log.warning("queued delivery %s is unreadable and was dropped: %s", queued.id, problem)
+            continue
+        for ignored in delivery.ignored:
+            log.info("ignored in delivery %s: %s", queued.id, ignored)
+        comments.extend(delivery.comments)
+        statuses.extend(delivery.statuses)
+    return comments, statuses
+
+
+def _comment_row(event: CommentEvent, lives: LiveIndex, source: str) -> dict[str, object]:
+    live = lives.find(
+        event.platform, post_id=event.post_id, media_id=event.media_id, comment_id=event.comment_id
+    )
+    return {**asdict(event), "live_id": live.id if live else None, "source": source}

@@ -1,0 +1,59 @@
+"""Workers: take batches from the queue, run them through the pipeline, acknowledge them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+
+from bot.pipeline import Pipeline
+from storage.queue import DeliveryQueue
+
+log = logging.getLogger("livecart.workers")
+BATCH = 200
+RETRY_PAUSE = 1.0
+
+
+def consumer_name(index: int) -> str:
+    """Unique per process, so a dead process's pending entries are claimable by others."""
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}-{index}"
+
+
+async def consume(
+    queue: DeliveryQueue,
+    pipeline: Pipeline,
+    consumer: str,
+    stop: asyncio.Event,
+    *,
+    batch: int = BATCH,
+    wait: float = 1.0,
+) -> None:
+    while not stop.is_set():
+        try:
+            deliveries = await queue.take(consumer, batch, wait)
+            if not deliveries:
+                continue
+            report = await pipeline.handle(deliveries)
+            await queue.ack([delivery.id for delivery in deliveries])
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Unacknowledged deliveries come back (lease expiry or XAUTOCLAIM).
+            log.exception("worker %s: batch failed; it will be retried", consumer)
+            await asyncio.sleep(RETRY_PAUSE)
+            continue
+        log.debug(
+            "worker %s: %d deliveries, %d comment events, %d processed",
+            consumer,
+            report.deliveries,
+            report.comment_events,
+            report.processed,
+        )
+
+
+async def run_workers(
+    queue: DeliveryQueue, pipeline: Pipeline, count: int, stop: asyncio.Event
+) -> None:
+    await asyncio.gather(*(consume(queue, pipeline, consumer_name(i), stop) for i in range(count)))

@@ -1,0 +1,213 @@
+"""A lineup prepared once for reading many comments: every lineup-dependent table and the one
+regular expression that splits a comment into tokens."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from parsers import vocabulary
+from parsers.lineup import LineupRow
+from parsers.numbers import CHINESE_NUMERAL_CHARS
+from parsers.regex_trie import trie_pattern
+from parsers.text import is_cjk, is_code, lookup_key, normalize
+from parsers.tokens import Kind
+
+_SPACE = "[ \t]*"
+_CODE_SEPARATOR = "[-_. \t]*0*"  # `a-2`, `A02`, `b 3`
+_VALUE_SUFFIXES = ("色", "号")  # `藍色 L號`: noise after a value (normalized: 號 is 号)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One option of a product (a colour, a size) and its values as the lineup writes them."""
+
+    kind: str  # "colour", "size" or "option"
+    values: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        article = "an" if self.kind[0] in "aeiou" else "a"
+        return f"{article} {self.kind} ({'/'.join(self.values)})"
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """What viewers type for one product, with its SKUs told apart by option values."""
+
+    display: str
+    options: tuple[Option, ...]
+    spellings: Mapping[str, tuple[int, int]]  # normalized spelling -> (option, value)
+    variants: tuple[tuple[tuple[int, ...], str], ...]  # (value of each option, SKU)
+    is_word: bool  # Chinese characters: a character typed next to it can name another product
+
+    def sku_for(self, values: tuple[int, ...]) -> str | None:
+        return next((sku for chosen, sku in self.variants if chosen == values), None)
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledLineup:
+    keywords: tuple[Keyword, ...]
+    keyword_index: Mapping[str, int]  # lookup_key of a keyword or alias -> index in keywords
+    lexicon: Mapping[str, tuple[Kind, int]]  # normalized word without spaces -> its token
+    fuzzy_words: tuple[tuple[str, int], ...]  # (word, keyword index) for typo matching
+    pattern: re.Pattern[str]
+
+    def find(self, keyword: str) -> int | None:
+        return self.keyword_index.get(lookup_key(keyword))
+
+
+def compile_lineup(rows: Sequence[LineupRow]) -> CompiledLineup:
+    by_keyword: dict[str, list[LineupRow]] = {}
+    for row in rows:
+        by_keyword.setdefault(lookup_key(row.keyword), []).append(row)
+    keywords = tuple(_keyword(keyword_rows) for keyword_rows in by_keyword.values())
+    names = {key: index for index, key in enumerate(by_keyword)}
+    for index, keyword_rows in enumerate(by_keyword.values()):
+        for alias in (alias for row in keyword_rows for alias in row.aliases):
+            names.setdefault(lookup_key(alias), index)
+    lexicon, lexicon_words = _lexicon(keywords, names, by_keyword.values())
+    codes = [key for key in names if is_code(key)]
+    return CompiledLineup(
+        keywords=keywords,
+        keyword_index=MappingProxyType(names),
+        lexicon=MappingProxyType(lexicon),
+        fuzzy_words=tuple((key, index) for key, index in names.items() if not is_code(key)),
+        pattern=re.compile(_master_pattern(codes, lexicon_words)),
+    )
+
+
+def _keyword(rows: Sequence[LineupRow]) -> Keyword:
+    option_count = len(rows[0].variant_values)
+    value_index: list[dict[str, int]] = [{} for _ in range(option_count)]
+    option_values: list[list[tuple[str, ...]]] = [[] for _ in range(option_count)]
+    spellings: dict[str, tuple[int, int]] = {}
+    variants = []
+    for row in rows:
+        chosen = []
+        for option, row_spellings in enumerate(row.variant_values):
+            canonical = normalize(row_spellings[0])
+            if canonical not in value_index[option]:
+                value_index[option][canonical] = len(option_values[option])
+                option_values[option].append(row_spellings)
+            value = value_index[option][canonical]
+            chosen.append(value)
+            for spelling in row_spellings:
+                spellings[_squeeze(normalize(spelling))] = (option, value)
+        variants.append((tuple(chosen), row.sku))
+    for spelling, meaning in list(spellings.items()):
+        for suffix in _VALUE_SUFFIXES:
+            spellings.setdefault(spelling + suffix, meaning)
+    keyword = normalize(rows[0].keyword)
+    return Keyword(
+        display=rows[0].keyword,
+        options=tuple(_option(values) for values in option_values),
+        spellings=MappingProxyType(spellings),
+        variants=tuple(variants),
+        is_word=not is_code(lookup_key(keyword)) and (is_cjk(keyword[0]) or is_cjk(keyword[-1])),
+    )
+
+
+def _option(values: Sequence[tuple[str, ...]]) -> Option:
+    return Option(_option_kind(values), tuple(spellings[0] for spellings in values))
+
+
+def _option_kind(values: Sequence[tuple[str, ...]]) -> str:
+    colours = {normalize(word) for word in vocabulary.COLOURS}
+    sizes = {normalize(word) for word in vocabulary.SIZES}
+
+    def named(spellings: tuple[str, ...], words: set[str]) -> bool:
+        return any(normalize(spelling).removesuffix("色") in words for spelling in spellings)
+
+    if all(named(spellings, colours) for spellings in values):
+        return "colour"
+    if all(named(spellings, sizes) or spellings[0].isdecimal() for spellings in values):
+        return "size"
+    return "option"
+
+
+def _lexicon(
+    keywords: Sequence[Keyword],
+    names: Mapping[str, int],
+    rows_by_keyword: Iterable[Sequence[LineupRow]],
+) -> tuple[dict[str, tuple[Kind, int]], list[str]]:
+    """Every word the pattern must find, by its key; the lineup's words outrank the vocabulary."""
+    written: dict[str, str] = {}  # key -> the word as written, whose spaces become optional
+    lexicon: dict[str, tuple[Kind, int]] = {}
+
+    def add(words: Iterable[str], entry: tuple[Kind, int]) -> None:
+        for word in words:
+            normalized = normalize(word)
+            written[_squeeze(normalized)] = normalized
+            lexicon[_squeeze(normalized)] = entry
+
+    add(vocabulary.NOISE, (Kind.NOISE, 0))
+    add(vocabulary.NOT_WANTING, (Kind.CHATTER, 0))
+    add(vocabulary.WANTING, (Kind.WANTING, 0))
+    add(vocabulary.CANCELLING, (Kind.CANCELLING, 0))
+    add(vocabulary.ASKING, (Kind.ASKING, 0))
+    add((word for word in vocabulary.SEPARATING if word.strip()), (Kind.SEPARATOR, 0))
+    add((spelling for keyword in keywords for spelling in keyword.spellings), (Kind.VALUE, 0))
+    for rows in rows_by_keyword:
+        words = {row.keyword for row in rows} | {alias for row in rows for alias in row.aliases}
+        for word in words:
+            if not is_code(lookup_key(word)):
+                add((word,), (Kind.KEYWORD, names[lookup_key(word)]))
+    return lexicon, list(written.values())
+
+
+def _master_pattern(codes: Iterable[str], lexicon_words: Iterable[str]) -> str:
+    counter = trie_pattern(_atoms(normalize(word)) for word in vocabulary.COUNTERS)
+    counted = f"(?:{_SPACE}{counter})?"
+    followers = "".join(normalize(word) for word in vocabulary.QUANTITY_FOLLOWERS)
+    # A number after 要/買/加 is a quantity unless it is part of a longer word (`要一起`).
+    verb_end = rf"(?:{_SPACE}{counter}|(?=[{followers}])|(?![\u3400-\u9fff]))"
+    verbs = "".join(normalize(word) for word in vocabulary.QUANTITY_VERBS)
+
+    def number(name: str) -> str:
+        return rf"(?P<{name}_n>\d+|[{CHINESE_NUMERAL_CHARS}]+)"
+
+    forms = [
+        # 7+ digits in groups (0912345678, 0922-333-444, +886 912 345 678): never a quantity.
+        # A + glued to a keyword is a quantity however long (`A2+99999999999`).
+        r"(?P<phone>(?:(?<![\w+])\+\d{2,3}[ \t-]?|(?<![\d+]))"
+        r"(?=(?:[ \t-]?\d){7})\d{2,}(?:[ \t-]?\d{3,})*)",
+        # A mention runs to the next space, or to a code typed right after it (`@小美A2+1`).
+        r"(?P<mention>@\S(?:(?!(?<![a-z])[a-z]+\d)\S)*)",
+        f"(?P<code>{_trie_or_nothing(_code_atoms(code) for code in codes)})",
+        rf"(?P<slip>十(?P<slip_n>\d+){counted})",  # 十 sits beside + on phone keyboards
+        rf"(?P<plus>\+{_SPACE}{number('plus')}{counted})",
+        rf"(?P<times>(?:(?<![a-z])x|\*){_SPACE}{number('times')}{counted})",
+        rf"(?P<minus>-{_SPACE}{number('minus')}{counted})",
+        rf"(?P<qty>(?<![a-z])(?:qty|数量){_SPACE}[:=]?{_SPACE}{number('qty')}{counted})",
+        rf"(?P<verb>[{verbs}]{_SPACE}{number('verb')}{verb_end})",
+        rf"(?P<counted>{number('counted')}{_SPACE}{counter})",
+        f"(?P<lex>{_trie_or_nothing(_atoms(word) for word in lexicon_words)})",
+        # Letters then digits, not in the lineup: order-shaped (`Z9+1`), never a quantity.
+        rf"(?P<unknown>(?<![a-z])[a-z]{{1,3}}\d{{1,3}}(?!\d)(?!(?!x{_SPACE}\d)[a-z]))",
+        r"(?P<number>\d+)",
+        r"(?P<newline>[\n\r])",
+    ]
+    return "|".join(forms)
+
+
+def _trie_or_nothing(words: Iterable[Sequence[str]]) -> str:
+    listed = list(words)
+    return trie_pattern(listed) if listed else "(?!)"
+
+
+def _atoms(word: str) -> list[str]:
+    """A word as regex atoms; its spaces are optional (`bear mug`, `bearmug`)."""
+    return [_SPACE if char.isspace() else re.escape(char) for char in " ".join(word.split())]
+
+
+def _code_atoms(code: str) -> list[str]:
+    letters = code.rstrip("0123456789")
+    digits = code[len(letters) :]
+    return [*letters.lower(), _CODE_SEPARATOR, *digits]
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())

@@ -1,0 +1,32 @@
+"""The pieces a comment is read as: keywords, quantities, variant values, words of intent."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import NamedTuple
+
+
+class Kind(IntEnum):
+    KEYWORD = 1  # number: index of the lineup keyword
+    UNKNOWN_CODE = 2  # text: the code, upper case (`Z9`)
+    QUANTITY = 3  # number: the quantity (`+2`, `x2`, `2件`, `要5`); text: its form
+    MINUS = 4  # number: how many to cancel (`-1`)
+    NUMBER = 5  # number: a bare number (`B3 10`)
+    VALUE = 6  # text: a variant spelling of some keyword (`红`, `m`)
+    WANTING = 7
+    CANCELLING = 8
+    ASKING = 9
+    SEPARATOR = 10
+    CHATTER = 11  # text: words that are none of the above
+    NOISE = 12  # thanks, particles: only in the lexicon, never a token
+
+
+class Token(NamedTuple):
+    kind: Kind
+    start: int  # offsets in the normalized comment
+    end: int
+    number: int = 0
+    text: str = ""
+
+
+QUANTITY_KINDS = frozenset({Kind.QUANTITY, Kind.MINUS})

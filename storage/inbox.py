@@ -1,0 +1,90 @@
+"""The embedded queue: an `inbox` table, leased to consumers (SQLite or PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from storage.db import session_factory
+from storage.group_commit import GroupCommit
+from storage.models import InboxDelivery
+from storage.queue import QueuedDelivery
+from storage.types import utcnow
+
+LEASE = timedelta(seconds=60)
+
+
+class SqlInbox:
+    def __init__(self, engine: AsyncEngine, *, lease: timedelta = LEASE) -> None:
+        self._engine = engine
+        self._sessions = session_factory(engine)
+        # PostgreSQL lets concurrent consumers skip each other's rows; SQLite has one writer.
+        self._skip_locked = engine.dialect.name == "postgresql"
+        self._lease = lease
+        self._arrived = asyncio.Event()
+        self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
+
+    async def put(self, body: bytes) -> None:
+        await self._writes.submit(body)
+
+    async def _insert(self, bodies: Sequence[bytes]) -> None:
+        now = utcnow()
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                insert(InboxDelivery), [{"body": body, "received_at": now} for body in bodies]
+            )
+        self._arrived.set()
+
+    async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
+        taken = await self._claim(consumer, limit)
+        if taken or wait <= 0:
+            return taken
+        # Deliveries from this process wake us at once; other processes' are seen by polling.
+        self._arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._arrived.wait(), timeout=min(wait, 0.5))
+        return await self._claim(consumer, limit)
+
+    async def _claim(self, consumer: str, limit: int) -> list[QueuedDelivery]:
+        now = utcnow()
+        free = (
+            select(InboxDelivery.id)
+            .where(or_(InboxDelivery.claimed_until.is_(None), InboxDelivery.claimed_until < now))
+            .order_by(InboxDelivery.id)
+            .limit(limit)
+        )
+        if self._skip_locked:
+            free = free.with_for_update(skip_locked=True)
+        async with self._sessions.begin() as session:
+            rows = await session.execute(
+                update(InboxDelivery)
+                .where(InboxDelivery.id.in_(free.scalar_subquery()))
+                .values(
+                    claimed_by=consumer,
+                    claimed_until=now + self._lease,
+                    attempts=InboxDelivery.attempts + 1,
+                )
+                .returning(InboxDelivery.id, InboxDelivery.body)
+            )
+            claimed = sorted(rows.all())
+        return [QueuedDelivery(str(row_id), body) for row_id, body in claimed]
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if not ids:
+            return
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(InboxDelivery).where(InboxDelivery.id.in_([int(i) for i in ids]))
+            )
+
+    async def depth(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(InboxDelivery)) or 0)
+
+    async def close(self) -> None:
+        await self._writes.close()

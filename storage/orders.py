@@ -1,0 +1,262 @@
+"""Carts, order lines and the waitlist in SQL, read and written a batch at a time."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import cast
+
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import chunked
+from storage.models import LineupItem, Order, OrderLine, Sku, WaitlistEntry
+from storage.types import utcnow
+
+BuyerKey = tuple[int, int]  # live id, member id
+# Core tables, for executemany UPDATEs keyed by columns other than the primary key.
+LINES = cast(Table, OrderLine.__table__)
+ORDERS = cast(Table, Order.__table__)
+
+
+@dataclass(slots=True)
+class CartState:
+    """One buyer's standing in one live, as loaded at the start of a batch."""
+
+    order_id: int | None = None
+    lines: dict[str, int] = field(default_factory=dict)
+    confirmed: dict[str, int] = field(default_factory=dict)
+    waiting: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """How a SKU sells in one live."""
+
+    name: str
+    price: Decimal
+    max_per_buyer: int | None
+
+
+async def lineup_terms(
+    session: AsyncSession, live_ids: Iterable[int]
+) -> dict[tuple[int, str], Terms]:
+    rows = await session.execute(
+        select(
+            LineupItem.live_id, LineupItem.sku, Sku.name, LineupItem.price, LineupItem.max_per_buyer
+        )
+        .join(Sku, Sku.sku == LineupItem.sku)
+        .where(LineupItem.live_id.in_(list(set(live_ids))))
+    )
+    return {(live, sku): Terms(name, price, limit) for live, sku, name, price, limit in rows.all()}
+
+
+async def load_carts(
+    session: AsyncSession, buyers: Iterable[BuyerKey]
+) -> dict[BuyerKey, CartState]:
+    keys = list(dict.fromkeys(buyers))
+    carts = {key: CartState() for key in keys}
+    for chunk in chunked(keys, 300):
+        pair = tuple_(Order.live_id, Order.member_id).in_(chunk)
+        lines = await session.execute(
+            select(
+                Order.live_id,
+                Order.member_id,
+                Order.id,
+                Order.status,
+                OrderLine.sku,
+                OrderLine.quantity,
+            )
+            .outerjoin(OrderLine, OrderLine.order_id == Order.id)
+            .where(pair, Order.status.in_(("reserved", "confirmed")))
+        )
+        for live_id, member_id, order_id, status, sku, quantity in lines.all():
+            cart = carts[(live_id, member_id)]
+            if status == "reserved":
+                cart.order_id = order_id
+                if sku is not None:
+                    cart.lines[sku] = cart.lines.get(sku, 0) + quantity
+            elif sku is not None:
+                cart.confirmed[sku] = cart.confirmed.get(sku, 0) + quantity
+        waiting = await session.execute(
+            select(
+                WaitlistEntry.live_id,
+                WaitlistEntry.member_id,
+                WaitlistEntry.sku,
+                func.sum(WaitlistEntry.quantity - WaitlistEntry.filled),
+            )
+            .where(
+                tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id).in_(chunk),
+                WaitlistEntry.status == "waiting",
+            )
+            .group_by(WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku)
+        )
+        for live_id, member_id, sku, quantity in waiting.all():
+            carts[(live_id, member_id)].waiting[sku] = int(quantity)
+    return carts
+
+
+async def open_orders(
+    session: AsyncSession,
+    buyers: Sequence[tuple[BuyerKey, int | None]],
+    hold_until: datetime,
+) -> dict[BuyerKey, int]:
+    """New `reserved` orders for buyers with none; (buyer, identity id) in, order ids out."""
+    if not buyers:
+        return {}
+    now = utcnow()
+    ids = (
+        await session.scalars(
+            insert(Order).returning(Order.id, sort_by_parameter_order=True),
+            [
+                {
+                    "live_id": live,
+                    "member_id": member,
+                    "identity_id": identity,
+                    "status": "reserved",
+                    "total": Decimal(0),
+                    "hold_until": hold_until,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for (live, member), identity in buyers
+            ],
+        )
+    ).all()
+    return {key: order_id for (key, _), order_id in zip(buyers, ids, strict=True)}
+
+
+async def add_lines(
+    session: AsyncSession,
+    new: Sequence[tuple[int, str, int, Decimal, int | None]],
+    grow: Sequence[tuple[int, str, int]],
+) -> None:
+    """`new`: (order, sku, quantity, unit price, comment) rows; `grow`: (order, sku, more)."""
+    now = utcnow()
+    if new:
+        await session.execute(
+            insert(OrderLine),
+            [
+                {
+                    "order_id": order,
+                    "sku": sku,
+                    "quantity": quantity,
+                    "unit_price": price,
+                    "comment_id": comment,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for order, sku, quantity, price, comment in new
+            ],
+        )
+    if grow:
+        await _change_lines(session, grow, now)
+
+
+async def shrink_lines(session: AsyncSession, changes: Sequence[tuple[int, str, int]]) -> None:
+    """(order, sku, fewer); a line that reaches zero is removed."""
+    if not changes:
+        return
+    now = utcnow()
+    await _change_lines(session, [(o, s, -n) for o, s, n in changes], now)
+    for chunk in chunked(sorted({order for order, _, _ in changes}), 500):
+        await session.execute(
+            delete(OrderLine).where(OrderLine.order_id.in_(chunk), OrderLine.quantity <= 0)
+        )
+
+
+async def _change_lines(
+    session: AsyncSession, changes: Sequence[tuple[int, str, int]], now: datetime
+) -> None:
+    totals: dict[tuple[int, str], int] = defaultdict(int)
+    for order, sku, delta in changes:
+        totals[(order, sku)] += delta
+    await session.execute(
+        update(LINES)
+        .where(LINES.c.order_id == bindparam("o"), LINES.c.sku == bindparam("s"))
+        .values(quantity=LINES.c.quantity + bindparam("d"), updated_at=now),
+        [{"o": order, "s": sku, "d": delta} for (order, sku), delta in totals.items()],
+    )
+
+
+async def recompute_totals(session: AsyncSession, order_ids: Iterable[int]) -> None:
+    # Money is stored in cents, so the SQL sum is exact.
+    amount = (
+        select(func.coalesce(func.sum(LINES.c.quantity * LINES.c.unit_price), 0))
+        .where(LINES.c.order_id == ORDERS.c.id)
+        .scalar_subquery()
+    )
+    for chunk in chunked(sorted(set(order_ids)), 500):
+        await session.execute(
+            update(ORDERS).where(ORDERS.c.id.in_(chunk)).values(total=amount, updated_at=utcnow())
+        )
+
+
+async def add_waiting(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
+    if rows:
+        await session.execute(insert(WaitlistEntry), list(rows))
+
+
+async def waiting_entries(
+    session: AsyncSession, live_id: int, member_id: int, sku: str
+) -> list[WaitlistEntry]:
+    """A buyer's waiting entries for a SKU, newest first (a cancel drops those first)."""
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(
+            WaitlistEntry.live_id == live_id,
+            WaitlistEntry.member_id == member_id,
+            WaitlistEntry.sku == sku,
+            WaitlistEntry.status == "waiting",
+        )
+        .order_by(WaitlistEntry.queued_at.desc(), WaitlistEntry.id.desc())
+    )
+    return list(result.all())
+
+
+async def queue_for(session: AsyncSession, skus: Iterable[str]) -> list[WaitlistEntry]:
+    """Everyone waiting for these SKUs, first come first served (by when the comment came)."""
+    result = await session.scalars(
+        select(WaitlistEntry)
+        .where(WaitlistEntry.sku.in_(sorted(set(skus))), WaitlistEntry.status == "waiting")
+        .order_by(WaitlistEntry.queued_at, WaitlistEntry.id)
+    )
+    return list(result.all())
+
+
+async def expired_orders(session: AsyncSession, now: datetime, limit: int = 500) -> list[Order]:
+    result = await session.scalars(
+        select(Order)
+        .where(Order.status == "reserved", Order.hold_until < now)
+        .order_by(Order.hold_until)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result.all())
+
+
+async def order_lines(session: AsyncSession, order_ids: Iterable[int]) -> list[OrderLine]:
+    result = await session.scalars(
+        select(OrderLine).where(OrderLine.order_id.in_(list(order_ids))).order_by(OrderLine.id)
+    )
+    return list(result.all())
+
+
+async def close_waiting(
+    session: AsyncSession, *, live_ids: Sequence[int] = (), buyers: Sequence[BuyerKey] = ()
+) -> None:
+    """Waiting entries of closed lives, or of buyers whose cart ended, wait no more."""
+    conditions = []
+    if live_ids:
+        conditions.append(WaitlistEntry.live_id.in_(list(live_ids)))
+    if buyers:
+        conditions.append(tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id).in_(buyers))
+    if conditions:
+        await session.execute(
+            update(WaitlistEntry)
+            .where(and_(WaitlistEntry.status == "waiting", or_(*conditions)))
+            .values(status="closed")
+        )

@@ -1,0 +1,136 @@
+"""Redis stock counters: the fast gate in front of the SQL ledger (with REDIS_URL).
+
+One Lua script call per SKU checks and takes atomically for every request of a batch, all calls
+pipelined in one round trip. Takes are keyed by request ref, so a retried batch takes nothing
+twice. A missing counter reads as "not loaded": it is loaded from SQL and the call retried.
+Redis only gates: SQL's conditional UPDATE still decides, and when it grants less than Redis did,
+the counter is dropped and reloaded from SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from storage.db import SessionFactory
+from storage.models import Sku
+from storage.redis_keys import RedisKeys
+from storage.stock import AVAILABLE, StockRequest, by_sku
+
+NOT_LOADED = -1
+
+# A take's ref is remembered for two days (172800 s) for idempotency: far longer than any retry.
+TAKE = """
+local available = redis.call('GET', KEYS[1])
+if not available then return {-1} end
+available = tonumber(available)
+local granted = {}
+for i = 1, #ARGV, 2 do
+  local before = redis.call('HGET', KEYS[2], ARGV[i])
+  if before then
+    granted[#granted + 1] = tonumber(before)
+  else
+    local take = math.min(tonumber(ARGV[i + 1]), math.max(available, 0))
+    available = available - take
+    redis.call('HSET', KEYS[2], ARGV[i], take)
+    granted[#granted + 1] = take
+  end
+end
+redis.call('SET', KEYS[1], available)
+redis.call('EXPIRE', KEYS[2], 172800)
+return granted
+"""
+
+# Gives units back once per ref; a counter that is not loaded stays unloaded (SQL has it).
+RELEASE = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local given = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[2], ARGV[i], ARGV[i + 1]) == 1 then
+    given = given + tonumber(ARGV[i + 1])
+  end
+end
+redis.call('INCRBY', KEYS[1], given)
+redis.call('EXPIRE', KEYS[2], 172800)
+return given
+"""
+
+
+class RedisStockGate:
+    def __init__(self, redis: Redis, keys: RedisKeys, sessions: SessionFactory) -> None:
+        self._redis = redis
+        self._keys = keys
+        self._sessions = sessions
+        self._take = redis.register_script(TAKE)
+        self._release = redis.register_script(RELEASE)
+
+    async def take(self, requests: Sequence[StockRequest]) -> dict[str, int]:
+        """Units granted per ref, first come first served per SKU."""
+        queues = by_sku(requests)
+        granted: dict[str, int] = {}
+        replies = await self._run_takes(queues)
+        missing = [sku for sku, reply in replies.items() if reply == [NOT_LOADED]]
+        if missing:
+            await self.load(missing)
+            replies.update(await self._run_takes({sku: queues[sku] for sku in missing}))
+        for sku, reply in replies.items():
+            if reply == [NOT_LOADED]:
+                reply = [0] * len(queues[sku])  # the SKU is unknown to SQL: nothing to take
+            granted.update(
+                {request.ref: int(units) for request, units in zip(queues[sku], reply, strict=True)}
+            )
+        return granted
+
+    async def give_back(self, requests: Sequence[StockRequest], reason: str) -> None:
+        """Released units return to the counters, once per ref."""
+        queues = by_sku(r for r in requests if r.quantity > 0)
+        if not queues:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sku, queue in queues.items():
+                args = [value for r in queue for value in (f"{reason}:{r.ref}", r.quantity)]
+                await self._release(
+                    keys=[self._keys.stock(sku), self._keys.stock_releases(sku)],
+                    args=args,
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    async def forget(self, skus: Sequence[str]) -> None:
+        """Drop counters SQL disagrees with; the next take reloads them from SQL."""
+        if skus:
+            await self._redis.delete(*(self._keys.stock(sku) for sku in skus))
+
+    async def load(self, skus: Sequence[str] | None = None) -> int:
+        """Set counters from SQL's committed stock (all SKUs, or these); returns how many."""
+        async with self._sessions() as session:
+            query = select(Sku.sku, AVAILABLE)
+            if skus is not None:
+                query = query.where(Sku.sku.in_(list(skus)))
+            rows = (await session.execute(query)).all()
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sku, available in rows:
+                # NX: a counter some worker loaded meanwhile is already right.
+                pipe.set(self._keys.stock(sku), max(int(available), 0), nx=skus is not None)
+            await pipe.execute()
+        return len(rows)
+
+    async def counters(self, skus: Sequence[str]) -> Mapping[str, int | None]:
+        values = await self._redis.mget([self._keys.stock(sku) for sku in skus])
+        return {sku: None if v is None else int(v) for sku, v in zip(skus, values, strict=True)}
+
+    async def _run_takes(self, queues: Mapping[str, list[StockRequest]]) -> dict[str, list[int]]:
+        if not queues:
+            return {}
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sku, queue in queues.items():
+                args: list[str | int] = [v for r in queue for v in (r.ref, r.quantity)]
+                await self._take(
+                    keys=[self._keys.stock(sku), self._keys.stock_takes(sku)],
+                    args=args,
+                    client=pipe,
+                )
+            replies = await pipe.execute()
+        return {sku: [int(v) for v in reply] for sku, reply in zip(queues, replies, strict=True)}

@@ -1,0 +1,191 @@
+"""The shared stock in SQL: counters on `skus`, every change a `stock_moves` row.
+
+`available = on_hand - reserved - sold` never goes below zero: every take is a conditional
+UPDATE (`... WHERE available >= :quantity`), and the schema's CHECK refuses the rest. SKUs are
+always touched in sorted order so concurrent transactions cannot deadlock.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.db import chunked
+from storage.models import Sku, StockMove
+from storage.types import utcnow
+
+AVAILABLE = Sku.on_hand - Sku.reserved - Sku.sold
+_RETRIES = 8
+
+
+@dataclass(frozen=True, slots=True)
+class StockRequest:
+    """`quantity` units of `sku` for one purpose; `ref` is its unique idempotency key."""
+
+    ref: str
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True, slots=True)
+class StockLevel:
+    sku: str
+    name: str
+    on_hand: int
+    reserved: int
+    sold: int
+
+    @property
+    def available(self) -> int:
+        return max(0, self.on_hand - self.reserved - self.sold)
+
+
+class StockRefused(ValueError):
+    """An adjustment would leave less on hand than is reserved and sold."""
+
+
+def by_sku(requests: Iterable[StockRequest]) -> dict[str, list[StockRequest]]:
+    """Requests grouped per SKU, keeping their order (first come, first served), SKUs sorted."""
+    grouped: dict[str, list[StockRequest]] = defaultdict(list)
+    for request in requests:
+        grouped[request.sku].append(request)
+    return {sku: grouped[sku] for sku in sorted(grouped)}
+
+
+def allocate(requests: Sequence[StockRequest], units: int) -> dict[str, int]:
+    """`units` shared out in order: earlier requests are filled first."""
+    granted: dict[str, int] = {}
+    for request in requests:
+        share = min(request.quantity, max(units, 0))
+        granted[request.ref] = share
+        units -= share
+    return granted
+
+
+async def take_available(session: AsyncSession, sku: str, wanted: int) -> int:
+    """Reserve up to `wanted` units of `sku`; returns how many were taken (0 when sold out)."""
+    for _ in range(_RETRIES):
+        if wanted <= 0:
+            return 0
+        taken = await session.execute(
+            update(Sku)
+            .where(Sku.sku == sku, wanted <= AVAILABLE)
+            .values(reserved=Sku.reserved + wanted)
+        )
+        if taken.rowcount == 1:  # type: ignore[attr-defined]
+            return wanted
+        available = await session.scalar(select(AVAILABLE).where(Sku.sku == sku))
+        wanted = min(wanted, available or 0)
+    return 0  # the stock kept moving under us: take nothing rather than guess
+
+
+async def reserve(session: AsyncSession, requests: Sequence[StockRequest]) -> dict[str, int]:
+    """Reserve each request as far as stock allows, first come first served per SKU, with one
+    conditional UPDATE per SKU and the ledger rows of what was taken."""
+    granted: dict[str, int] = {}
+    for sku, queue in by_sku(requests).items():
+        units = await take_available(session, sku, sum(r.quantity for r in queue))
+        granted.update(allocate(queue, units))
+    await record(
+        session,
+        [
+            (request.sku, "reserve", request.ref, 0, granted[request.ref], 0)
+            for request in requests
+            if granted.get(request.ref)
+        ],
+    )
+    return granted
+
+
+async def release(session: AsyncSession, requests: Sequence[StockRequest], reason: str) -> None:
+    """Reserved units go back to available (a cancel, an expiry, a removed line)."""
+    await _move_reserved(session, requests, reason, sold=False)
+
+
+async def sell(session: AsyncSession, requests: Sequence[StockRequest]) -> None:
+    """Reserved units become sold (a confirmed order)."""
+    await _move_reserved(session, requests, "confirm", sold=True)
+
+
+async def _move_reserved(
+    session: AsyncSession, requests: Sequence[StockRequest], reason: str, *, sold: bool
+) -> None:
+    for sku, queue in by_sku(r for r in requests if r.quantity > 0).items():
+        units = sum(r.quantity for r in queue)
+        values = {"reserved": Sku.reserved - units}
+        if sold:
+            values["sold"] = Sku.sold + units
+        await session.execute(update(Sku).where(Sku.sku == sku).values(**values))
+    await record(
+        session,
+        [
+            (r.sku, reason, r.ref, 0, -r.quantity, r.quantity if sold else 0)
+            for r in requests
+            if r.quantity > 0
+        ],
+    )
+
+
+async def adjust_on_hand(
+    session: AsyncSession,
+    sku: str,
+    *,
+    delta: int | None,
+    on_hand: int | None,
+    reference: str,
+    reason: str,
+) -> int:
+    """Change what is on hand (a shop sale, a restock, a count); returns the change applied.
+
+    Raises StockRefused when fewer units would be on hand than are reserved and sold."""
+    row = (
+        await session.execute(
+            select(Sku.on_hand, Sku.reserved + Sku.sold).where(Sku.sku == sku).with_for_update()
+        )
+    ).one()
+    current, committed = row
+    change = (on_hand - current) if on_hand is not None else (delta or 0)
+    if current + change < committed:
+        free = max(current - committed, 0)
+        raise StockRefused(
+            f"{sku} has {free} unit(s) not reserved or sold; it cannot lose {-change}"
+        )
+    await session.execute(
+        update(Sku)
+        .where(Sku.sku == sku, Sku.on_hand + change >= Sku.reserved + Sku.sold)
+        .values(on_hand=Sku.on_hand + change)
+    )
+    await record(session, [(sku, reason, reference, change, 0, 0)])
+    return change
+
+
+async def record(
+    session: AsyncSession, moves: Sequence[tuple[str, str, str, int, int, int]]
+) -> None:
+    """Ledger rows: (sku, reason, reference, on_hand delta, reserved delta, sold delta)."""
+    now = utcnow()
+    rows = [
+        {
+            "sku": sku,
+            "reason": reason,
+            "reference": f"{reason}:{reference}",
+            "on_hand_delta": on_hand,
+            "reserved_delta": reserved,
+            "sold_delta": sold,
+            "created_at": now,
+        }
+        for sku, reason, reference, on_hand, reserved, sold in moves
+    ]
+    for chunk in chunked(rows, 1000):
+        await session.execute(insert(StockMove), chunk)
+
+
+async def levels(session: AsyncSession, skus: Iterable[str] | None = None) -> list[StockLevel]:
+    query = select(Sku.sku, Sku.name, Sku.on_hand, Sku.reserved, Sku.sold).order_by(Sku.sku)
+    if skus is not None:
+        query = query.where(Sku.sku.in_(list(skus)))
+    return [StockLevel(*row) for row in (await session.execute(query)).all()]

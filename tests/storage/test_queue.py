@@ -1,0 +1,91 @@
+"""Both delivery queues keep the same promises: durable put, batched take, ack, redelivery."""
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.runtime import Runtime
+from storage.db import create_engine
+from storage.group_commit import GroupCommit
+from storage.inbox import SqlInbox
+from storage.redis_client import connect_redis
+from storage.redis_keys import RedisKeys
+from storage.stream import RedisStreamQueue
+
+
+async def test_put_take_ack(runtime: Runtime) -> None:
+    queue = runtime.queue
+    await asyncio.gather(*(queue.put(f"d{n}".encode()) for n in range(50)))
+    assert await queue.depth() == 50
+    first = await queue.take("w1", 20, 0)
+    assert [d.body for d in first] == [f"d{n}".encode() for n in range(20)]
+    rest = await queue.take("w2", 100, 0)
+    assert len(rest) == 30
+    assert not {d.id for d in first} & {d.id for d in rest}
+    await queue.ack([d.id for d in first + rest])
+    assert await queue.depth() == 0
+    assert await queue.take("w1", 10, 0) == []
+
+
+async def test_take_waits_for_a_delivery(runtime: Runtime) -> None:
+    async def later() -> None:
+        await asyncio.sleep(0.2)
+        await runtime.queue.put(b"late")
+
+    task = asyncio.create_task(later())
+    taken = await runtime.queue.take("w1", 10, 3.0)
+    await task
+    assert [d.body for d in taken] == [b"late"]
+
+
+async def test_sql_inbox_gives_an_unacknowledged_delivery_back_after_its_lease(
+    database_url: str,
+) -> None:
+    engine = create_engine(database_url)
+    queue = SqlInbox(engine, lease=timedelta(milliseconds=300))
+    await queue.put(b"x")
+    (first,) = await queue.take("dies", 10, 0)
+    assert await queue.take("other", 10, 0) == []
+    await asyncio.sleep(0.4)
+    (again,) = await queue.take("other", 10, 0)
+    assert again == first
+    await queue.close()
+    await engine.dispose()
+
+
+async def test_redis_stream_lets_a_live_consumer_claim_a_dead_ones_entries(
+    redis_url: str, redis_prefix: str
+) -> None:
+    redis = connect_redis(redis_url)
+    queue = RedisStreamQueue(redis, RedisKeys(redis_prefix), reclaim_after=0.2)
+    await queue.put(b"a")
+    await queue.put(b"b")
+    taken = await queue.take("dies", 10, 0)
+    assert len(taken) == 2
+    await asyncio.sleep(0.3)
+    reclaimed = await queue.take("survivor", 10, 0)
+    assert reclaimed == taken
+    await queue.ack([d.id for d in reclaimed])
+    assert await queue.depth() == 0
+    await queue.close()
+    await redis.aclose()
+
+
+async def test_group_commit_shares_writes_and_reports_failures() -> None:
+    writes: list[int] = []
+
+    async def write(items: object) -> None:
+        assert isinstance(items, list)
+        await asyncio.sleep(0.01)
+        if "bad" in items:
+            raise RuntimeError("disk full")
+        writes.append(len(items))
+
+    group: GroupCommit[str] = GroupCommit(write)
+    await asyncio.gather(*(group.submit(str(n)) for n in range(200)))
+    assert sum(writes) == 200
+    assert len(writes) < 10  # many callers, few writes
+    with pytest.raises(RuntimeError, match="disk full"):
+        await asyncio.gather(group.submit("bad"), group.submit("ok"))
+    await group.close()

@@ -1,0 +1,190 @@
+"""Stock on both backends (SQL alone, Redis in front of SQL) and both databases."""
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from storage import stock
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.models import Sku, StockMove
+from storage.redis_client import connect_redis
+from storage.redis_keys import RedisKeys
+from storage.redis_stock import RedisStockGate
+from storage.stock import StockRefused, StockRequest
+from storage.stock_backends import RedisStock, SqlStock, Stock
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url, pool_size=20)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+@pytest.fixture(params=["sql", "redis"])
+def stock_redis(request: pytest.FixtureRequest) -> tuple[str, str] | None:
+    """None for the SQL backend; Redis's URL and this test's key prefix for the Redis one."""
+    if request.param == "sql":
+        return None
+    return request.getfixturevalue("redis_url"), request.getfixturevalue("redis_prefix")
+
+
+@pytest.fixture
+async def stock_backend(
+    stock_redis: tuple[str, str] | None, sessions: SessionFactory
+) -> AsyncIterator[Stock]:
+    if stock_redis is None:
+        yield SqlStock()
+        return
+    redis = connect_redis(stock_redis[0])
+    yield RedisStock(RedisStockGate(redis, RedisKeys(stock_redis[1]), sessions))
+    await redis.aclose()
+
+
+async def add_sku(sessions: SessionFactory, sku: str, on_hand: int) -> None:
+    """A new SKU whose stock arrives, like all stock, through the ledger."""
+    async with sessions.begin() as session:
+        session.add(Sku(sku=sku, name=sku, price=Decimal(100)))
+        await session.flush()
+        await stock.adjust_on_hand(session, sku, delta=on_hand, on_hand=None,
+                                   reference=f"initial-{sku}", reason="adjust")
+
+
+async def counters(sessions: SessionFactory, sku: str) -> tuple[int, int, int]:
+    async with sessions() as session:
+        row = (await session.execute(
+            select(Sku.on_hand, Sku.reserved, Sku.sold).where(Sku.sku == sku))).one()
+    return (row[0], row[1], row[2])
+
+
+async def ledger(sessions: SessionFactory, sku: str) -> tuple[int, int, int]:
+    async with sessions() as session:
+        row = (await session.execute(select(
+            func.coalesce(func.sum(StockMove.on_hand_delta), 0),
+            func.coalesce(func.sum(StockMove.reserved_delta), 0),
+            func.coalesce(func.sum(StockMove.sold_delta), 0),
+        ).where(StockMove.sku == sku))).one()
+    return (int(row[0]), int(row[1]), int(row[2]))
+
+
+async def take_one(sessions: SessionFactory, backend: Stock, ref: str, sku: str = "HOT") -> int:
+    async with sessions.begin() as session:
+        granted = await backend.reserve(session, [StockRequest(ref, sku, 1)])
+    return granted[ref]
+
+
+async def test_2000_buyers_for_50_units_sell_exactly_50(
+    sessions: SessionFactory, stock_backend: Stock
+) -> None:
+    await add_sku(sessions, "HOT", 50)
+    results = await asyncio.gather(
+        *(take_one(sessions, stock_backend, f"c{i}") for i in range(2000))
+    )
+    assert sum(results) == 50
+    assert await counters(sessions, "HOT") == (50, 50, 0)
+    assert await ledger(sessions, "HOT") == (50, 50, 0)
+
+
+async def test_first_come_first_served_within_a_batch_and_partial_takes(
+    sessions: SessionFactory, stock_backend: Stock
+) -> None:
+    await add_sku(sessions, "A1", 5)
+    await add_sku(sessions, "B3", 100)
+    requests = [StockRequest("a", "A1", 2), StockRequest("b", "B3", 7),
+                StockRequest("c", "A1", 2), StockRequest("d", "A1", 2),
+                StockRequest("e", "A1", 1)]
+    async with sessions.begin() as session:
+        granted = await stock_backend.reserve(session, requests)
+    assert granted == {"a": 2, "b": 7, "c": 2, "d": 1, "e": 0}
+    assert await counters(sessions, "A1") == (5, 5, 0)
+
+
+async def test_release_and_sell_move_units_and_the_ledger_follows(
+    sessions: SessionFactory, stock_backend: Stock
+) -> None:
+    await add_sku(sessions, "C7", 10)
+    async with sessions.begin() as session:
+        await stock_backend.reserve(session, [StockRequest("x", "C7", 6)])
+    async with sessions.begin() as session:
+        await stock_backend.release(session, [StockRequest("x", "C7", 2)], "cancel")
+        await stock_backend.sell(session, [StockRequest("x", "C7", 3)])
+    assert await counters(sessions, "C7") == (10, 1, 3)
+    assert await ledger(sessions, "C7") == (10, 1, 3)
+    async with sessions.begin() as session:
+        granted = await stock_backend.reserve(session, [StockRequest("y", "C7", 10)])
+    assert granted == {"y": 6}
+
+
+async def test_a_flushed_redis_is_rebuilt_and_nothing_is_oversold(
+    sessions: SessionFactory, redis_url: str, redis_prefix: str
+) -> None:
+    await add_sku(sessions, "HOT", 50)
+    redis = connect_redis(redis_url)
+    gate = RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
+    backend = RedisStock(gate)
+    await gate.load()
+
+    async def flush_now_and_then() -> None:
+        for _ in range(5):
+            await asyncio.sleep(random.uniform(0.01, 0.05))
+            await _flush(redis, redis_prefix)
+
+    flusher = asyncio.create_task(flush_now_and_then())
+    results = await asyncio.gather(*(take_one(sessions, backend, f"c{i}") for i in range(1500)))
+    await flusher
+    assert sum(results) == 50
+    assert await counters(sessions, "HOT") == (50, 50, 0)
+    assert (await gate.counters(["HOT"]))["HOT"] in (0, None)
+    await redis.aclose()
+
+
+async def _flush(redis: Redis, prefix: str) -> None:
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+
+
+async def test_a_repeated_take_ref_takes_nothing_twice_in_redis(
+    sessions: SessionFactory, redis_url: str, redis_prefix: str
+) -> None:
+    await add_sku(sessions, "A2", 3)
+    redis = connect_redis(redis_url)
+    gate = RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
+    first = await gate.take([StockRequest("c1", "A2", 2)])
+    again = await gate.take([StockRequest("c1", "A2", 2)])
+    assert first == again == {"c1": 2}
+    assert (await gate.counters(["A2"]))["A2"] == 1
+    await redis.aclose()
+
+
+async def test_adjustments_cannot_take_reserved_units(sessions: SessionFactory) -> None:
+    await add_sku(sessions, "B3", 4)
+    async with sessions.begin() as session:
+        await stock.reserve(session, [StockRequest("r", "B3", 3)])
+    async with sessions.begin() as session:
+        with pytest.raises(StockRefused, match="1 unit"):
+            await stock.adjust_on_hand(session, "B3", delta=-2, on_hand=None,
+                                       reference="pos-1", reason="adjust")
+    async with sessions.begin() as session:
+        assert await stock.adjust_on_hand(session, "B3", delta=None, on_hand=10,
+                                          reference="count-1", reason="adjust") == 6
+    assert await counters(sessions, "B3") == (10, 3, 0)
+
+
+async def test_a_ledger_reference_is_applied_once(sessions: SessionFactory) -> None:
+    await add_sku(sessions, "B3", 4)
+    async with sessions.begin() as session:
+        await stock.adjust_on_hand(session, "B3", delta=5, on_hand=None,
+                                   reference="pos-7", reason="adjust")
+    with pytest.raises(IntegrityError):
+        async with sessions.begin() as session:
+            await stock.adjust_on_hand(session, "B3", delta=5, on_hand=None,
+                                       reference="pos-7", reason="adjust")
+    assert await counters(sessions, "B3") == (9, 0, 0)
+    assert await ledger(sessions, "B3") == (9, 0, 0)

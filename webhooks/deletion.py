@@ -1,0 +1,95 @@
+"""Meta's signed_request callbacks: data deletion (with its status page) and deauthorize."""
+
+from __future__ import annotations
+
+import html
+import logging
+import secrets
+
+import facebook
+from aiohttp import web
+
+from storage.privacy import deletion_status, forget_person
+from webhooks.keys import RUNTIME
+from webhooks.responses import error
+
+log = logging.getLogger("livecart.webhooks")
+
+
+class BadSignedRequest(ValueError):
+    pass
+
+
+def read_signed_request(signed_request: str, app_secret: str) -> dict[str, object]:
+    """facebook-sdk's parser, made total: every bad input is a BadSignedRequest."""
+    try:
+        payload = facebook.parse_signed_request(signed_request, app_secret)
+    except (ValueError, TypeError, AttributeError, UnicodeError) as problem:
+        raise BadSignedRequest("the signed_request is malformed") from problem
+    if not isinstance(payload, dict):
+        raise BadSignedRequest("the signed_request's signature does not match")
+    return payload
+
+
+async def _signed_payload(request: web.Request) -> dict[str, object] | web.Response:
+    app_secret = request.app[RUNTIME].settings.meta_app_secret
+    if app_secret is None:
+        return error(403, "Signed requests cannot be verified: the app secret is not configured.")
+    form = await request.post()
+    signed_request = form.get("signed_request")
+    if not isinstance(signed_request, str) or not signed_request:
+        return error(400, "The form has no signed_request field.")
+    try:
+        payload = read_signed_request(signed_request, app_secret)
+    except BadSignedRequest as problem:
+        return error(400, f"Refused: {problem}.")
+    if not isinstance(payload.get("user_id"), str | int):
+        return error(400, "The signed_request names no user_id.")
+    return payload
+
+
+async def data_deletion(request: web.Request) -> web.Response:
+    payload = await _signed_payload(request)
+    if isinstance(payload, web.Response):
+        return payload
+    runtime = request.app[RUNTIME]
+    code = secrets.token_hex(8)
+    async with runtime.sessions.begin() as session:
+        await forget_person(session, str(payload["user_id"]), code)
+    log.info("data deletion %s done", code)
+    status_url = f"{runtime.settings.public_url}/webhooks/meta/deletion/{code}"
+    return web.json_response({"url": status_url, "confirmation_code": code})
+
+
+async def deletion_status_page(request: web.Request) -> web.Response:
+    code = request.match_info["code"]
+    async with request.app[RUNTIME].sessions() as session:
+        found = await deletion_status(session, code)
+    if found is None:
+        body = "<p>We have no deletion request with this code.</p>"
+        return _page(f"Deletion request {html.escape(code)}", body, status=404)
+    done = found.completed_at.strftime("%Y-%m-%d %H:%M UTC") if found.completed_at else ""
+    body = (
+        f"<p>Status: <strong>{html.escape(found.status)}</strong>.</p>"
+        f"<p>Your comments, names and contact details were deleted on {done}. "
+        "Order amounts stay in the shop's accounts without your personal details.</p>"
+        f"<p>刪除狀態：已完成（{done}）。您的留言、名稱與聯絡資料已刪除。</p>"
+    )
+    return _page(f"Deletion request {html.escape(code)}", body)
+
+
+async def deauthorize(request: web.Request) -> web.Response:
+    payload = await _signed_payload(request)
+    if isinstance(payload, web.Response):
+        return payload
+    log.info("a user removed the app (deauthorize callback)")
+    return web.Response(text="ok", content_type="text/plain")
+
+
+def _page(title: str, body: str, *, status: int = 200) -> web.Response:
+    document = (
+        '<!doctype html><html lang="zh-Hant"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>"
+    )
+    return web.Response(text=document, content_type="text/html", status=status)
