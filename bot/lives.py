@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Literal
 
 from storage.models import Live
 
@@ -27,3 +28,20 @@ def follow_platform_status(
     if platform_status.upper() in ENDED_STATUSES:
         return end_live(live, now, replay_window)
     return False
+
+
+OrderingState = Literal["open", "closed", "after_broadcast"]
+
+
+def ordering_state(live: Live, now: datetime, *, instagram_live: bool) -> OrderingState:
+    """Whether a comment on `live` arriving now may order.
+
+    The replay orders like the live until its deadline. Instagram live comments can only be
+    answered privately while the broadcast is on, so after it they are for staff."""
+    if live.status == "closed" or (
+        live.status == "replay" and live.replay_deadline is not None and now > live.replay_deadline
+    ):
+        return "closed"
+    if live.status == "replay" and instagram_live:
+        return "after_broadcast"
+    return "open"

@@ -62,6 +62,15 @@ class Placement:
     outcome: Outcome
 
 
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A batch's placements by comment id, the orders it opened and every order it changed."""
+
+    placements: dict[int, Placement]
+    opened: frozenset[int]
+    changed: frozenset[int]
+
+
 async def place_orders(
     session: AsyncSession,
     stock: Stock,
@@ -69,10 +78,10 @@ async def place_orders(
     *,
     now: datetime,
     hold_for: timedelta,
-) -> dict[int, Placement]:
-    """Each comment's outcome and the order it went into, by comment id."""
+) -> Placed:
+    """Each comment's outcome and the order it went into."""
     if not comments:
-        return {}
+        return Placed({}, frozenset(), frozenset())
     batch = _Batch(
         carts=await orders.load_carts(session, (c.buyer for c in comments)),
         terms=await orders.lineup_terms(session, {c.live_id for c in comments}),
@@ -92,7 +101,7 @@ async def place_orders(
         outcomes[c.comment_id] = Outcome(
             taken=tuple(taken), waitlisted=tuple(short), refused=plans[c.comment_id].refused
         )
-    await _open_missing_orders(session, batch, comments, outcomes, now + hold_for)
+    opened = await _open_missing_orders(session, batch, comments, outcomes, now + hold_for)
     for c in comments:
         for sku, quantity in outcomes[c.comment_id].taken:
             _add_to_cart(batch, c.buyer, sku, quantity, c.comment_id)
@@ -108,10 +117,11 @@ async def place_orders(
     freed = await _apply_cancels(session, stock, batch, comments, plans, outcomes)
     batch.touched_orders |= await fill_waitlist(session, stock, freed, now=now, hold_for=hold_for)
     await orders.recompute_totals(session, batch.touched_orders)
-    return {
+    placements = {
         c.comment_id: Placement(batch.carts[c.buyer].order_id, outcomes[c.comment_id])
         for c in comments
     }
+    return Placed(placements, frozenset(opened), frozenset(batch.touched_orders))
 
 
 def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
@@ -165,7 +175,7 @@ async def _open_missing_orders(
     comments: Sequence[OrderComment],
     outcomes: dict[int, Outcome],
     hold_until: datetime,
-) -> None:
+) -> set[int]:
     needing = {
         c.buyer: c.identity_id
         for c in comments
@@ -174,6 +184,7 @@ async def _open_missing_orders(
     created = await orders.open_orders(session, list(needing.items()), hold_until)
     for buyer, order_id in created.items():
         batch.carts[buyer].order_id = order_id
+    return set(created.values())
 
 
 def _add_to_cart(

@@ -43,9 +43,8 @@ class BatchReport:
 class Pipeline:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Pipeline:
-        return cls(
-            runtime.sessions, CommentProcessor(), replay_window=runtime.settings.replay_window
-        )
+        processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
+        return cls(runtime.sessions, processor, replay_window=runtime.settings.replay_window)
 
     def __init__(
         self, sessions: SessionFactory, processor: CommentProcessor, *, replay_window: timedelta

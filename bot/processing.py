@@ -1,50 +1,117 @@
-"""What a claimed comment means: each is read with its live's lineup and product on screen."""
+"""What a batch of claimed comments does: read each, then order, review or answer "closed".
+
+Everything here happens in the caller's transaction: orders, stock, review items and the outbox
+rows for replies and store events commit together or not at all.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from parsers import CompiledLineup, compile_lineup, parse_comment, read_lineup
-from storage.models import Comment, Live
+from bot import replies
+from bot.cart import CartLine, Item, Outcome
+from bot.checkout_token import checkout_url
+from bot.lives import ordering_state
+from bot.ordering import OrderComment, Placed, place_orders
+from bot.settings import Settings
+from parsers import CompiledLineup, ParseResult, compile_lineup, parse_comment, read_lineup
+from storage.members import Buyer, IdentityKey, ensure_buyers
+from storage.models import Comment, Live, Page
+from storage.orders import OrderSnapshot, snapshots
+from storage.outbox_rows import Outgoing, add_outbox
+from storage.reviews import add_reviews
+from storage.stock_backends import Stock
+from storage.types import utcnow
 
 log = logging.getLogger("livecart.pipeline")
+Candidate = dict[str, object]
+
+
+@dataclass(frozen=True, slots=True)
+class _Review:
+    comment: Comment
+    reason: str
+    candidates: list[Candidate]
 
 
 class CommentProcessor:
-    def __init__(self) -> None:
+    def __init__(self, settings: Settings, stock: Stock, checkout_secret: str) -> None:
+        self._settings = settings
+        self._stock = stock
+        self._secret = checkout_secret
         # Compiled once per lineup text: the per-comment path does no lineup work.
         self._lineups: dict[int, tuple[str, CompiledLineup]] = {}
 
     async def process(self, session: AsyncSession, comments: Sequence[Comment]) -> None:
-        live_ids = {comment.live_id for comment in comments if comment.live_id is not None}
-        lives = {
-            live.id: live
-            for live in (await session.scalars(select(Live).where(Live.id.in_(live_ids)))).all()
-        }
+        now = utcnow()
+        lives = await _lives_of(session, comments)
+        orders: list[tuple[Comment, Live, ParseResult]] = []
+        reviews: list[_Review] = []
+        closed: list[tuple[Comment, Live]] = []
         for comment in comments:
             live = lives.get(comment.live_id) if comment.live_id is not None else None
-            self._read(comment, live)
+            result = self._read(comment, live)
+            if result is None or live is None or result.status == "none":
+                continue
+            state = ordering_state(live, now, instagram_live=comment.field == "live_comments")
+            if state == "closed":
+                closed.append((comment, live))
+            elif result.status == "review":
+                reviews.append(_Review(comment, result.reason, _candidates(result)))
+            elif state == "after_broadcast":
+                reviews.append(
+                    _Review(
+                        comment,
+                        "Instagram live comment after the broadcast ended; "
+                        "it can no longer be answered privately",
+                        _candidates(result, True),
+                    )
+                )
+            else:
+                orders.append((comment, live, result))
+        buyers = await ensure_buyers(session, [(_identity(c), c.author_name) for c, _, _ in orders])
+        ordering: list[OrderComment] = []
+        for comment, live, result in orders:
+            buyer = buyers[_identity(comment)]
+            if buyer.blocked:
+                reviews.append(_Review(comment, "the buyer is blocked", _candidates(result, True)))
+                continue
+            ordering.append(_order_comment(comment, live, buyer, result))
+        placed = await place_orders(
+            session, self._stock, ordering, now=now, hold_for=self._settings.hold_for
+        )
+        languages = await _languages(session, comments)
+        await add_outbox(
+            session,
+            await self._replies(session, ordering, placed, comments, buyers, languages)
+            + self._closed_replies(closed, languages)
+            + await _store_events(session, placed),
+        )
+        await add_reviews(
+            session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
+        )
 
-    def _read(self, comment: Comment, live: Live | None) -> None:
+    def _read(self, comment: Comment, live: Live | None) -> ParseResult | None:
         if comment.verb != "add":
             comment.parse_status, comment.parse_reason = "none", f"a '{comment.verb}' event"
-            return
+            return None
         if live is None:
             comment.parse_status = "none"
             comment.parse_reason = "not on a registered live or post"
-            return
+            return None
         result = parse_comment(comment.text or "", self._lineup(live), live.current_keyword)
         comment.parse_status = result.status
-        comment.parse_items = [
-            {"action": item.action, "sku": item.sku, "quantity": item.quantity}
-            for item in result.items
-        ]
+        comment.parse_items = [item.to_json() for item in result.items]
         comment.parse_reason = result.reason or None
+        return result
 
     def _lineup(self, live: Live) -> CompiledLineup:
         digest = hashlib.sha256(live.lineup_csv.encode()).hexdigest()
@@ -53,3 +120,154 @@ class CommentProcessor:
             cached = (digest, compile_lineup(read_lineup(live.lineup_csv)))
             self._lineups[live.id] = cached
         return cached[1]
+
+    async def _replies(
+        self,
+        session: AsyncSession,
+        ordering: Sequence[OrderComment],
+        placed: Placed,
+        comments: Sequence[Comment],
+        buyers: dict[IdentityKey, Buyer],
+        languages: dict[tuple[str, str], str],
+    ) -> list[Outgoing]:
+        by_id = {comment.id: comment for comment in comments}
+        order_ids = {p.order_id for p in placed.placements.values() if p.order_id is not None}
+        carts = await snapshots(session, order_ids)
+        messages: list[Outgoing] = []
+        for request in ordering:
+            comment = by_id[request.comment_id]
+            placement = placed.placements[request.comment_id]
+            cart = carts.get(placement.order_id) if placement.order_id is not None else None
+            language = languages.get((comment.platform, comment.page_id), "zh-Hant")
+            text = self._order_text(comment, placement.outcome, cart, language, buyers)
+            messages += self._reply_rows(comment, text, language)
+        return messages
+
+    def _order_text(
+        self,
+        comment: Comment,
+        outcome: Outcome,
+        cart: OrderSnapshot | None,
+        language: str,
+        buyers: dict[IdentityKey, Buyer],
+    ) -> str:
+        lines = [
+            CartLine(line.sku, line.name, line.quantity, line.unit_price)
+            for line in (cart.lines if cart else ())
+        ]
+        names = {line.sku: line.name for line in lines}
+        return replies.order_reply(
+            language=language,
+            buyer_name=comment.author_name or buyers[_identity(comment)].name,
+            outcome=outcome,
+            names=names,
+            cart=lines,
+            total=cart.total if cart else Decimal(0),
+            hold_until=cart.hold_until if cart else utcnow(),
+            checkout_url=(
+                checkout_url(self._settings.public_url, cart.id, self._secret)
+                if cart
+                else self._settings.shop_url or self._settings.public_url
+            ),
+            timezone=self._settings.shop_timezone,
+        )
+
+    def _closed_replies(
+        self, closed: Sequence[tuple[Comment, Live]], languages: dict[tuple[str, str], str]
+    ) -> list[Outgoing]:
+        messages: list[Outgoing] = []
+        for comment, _ in closed:
+            language = languages.get((comment.platform, comment.page_id), "zh-Hant")
+            text = replies.closed_reply(language=language, shop_url=self._settings.shop_url)
+            messages += self._reply_rows(comment, text, language, public=False)
+        return messages
+
+    def _reply_rows(
+        self, comment: Comment, text: str, language: str, *, public: bool = True
+    ) -> list[Outgoing]:
+        live_comment = comment.field == "live_comments"
+        base = {
+            "platform": comment.platform,
+            "page_id": comment.page_id,
+            "comment_id": comment.comment_id,
+        }
+        rows = [
+            Outgoing(
+                "reply",
+                f"reply:{comment.platform}:{comment.comment_id}",
+                f"page:{comment.page_id}",
+                {**base, "text": text, "live_comment": live_comment},
+            )
+        ]
+        if (
+            public
+            and self._settings.public_replies
+            and not (comment.platform == "instagram" and live_comment)
+        ):
+            rows.append(
+                Outgoing(
+                    "public_reply",
+                    f"public:{comment.platform}:{comment.comment_id}",
+                    f"page:{comment.page_id}",
+                    {**base, "text": replies.public_reply(language)},
+                )
+            )
+        return rows
+
+
+def _identity(comment: Comment) -> IdentityKey:
+    return (comment.platform, comment.page_id, comment.author_id or f"unknown:{comment.id}")
+
+
+def _order_comment(comment: Comment, live: Live, buyer: Buyer, result: ParseResult) -> OrderComment:
+    return OrderComment(
+        comment_id=comment.id,
+        live_id=live.id,
+        member_id=buyer.member_id,
+        identity_id=buyer.identity_id,
+        items=tuple(Item(i.action, i.sku, i.quantity) for i in result.items),
+        received_at=comment.received_at,
+    )
+
+
+def _candidates(result: ParseResult, reading: bool = False) -> list[Candidate]:
+    """The buttons staff may press: the reading itself (blocked buyer, late Instagram comment)
+    or the parser's likely readings."""
+    options = [result.items] if reading and result.items else list(result.candidates)
+    return [{"items": [item.to_json() for item in option]} for option in options]
+
+
+async def _lives_of(session: AsyncSession, comments: Sequence[Comment]) -> dict[int, Live]:
+    ids = {c.live_id for c in comments if c.live_id is not None}
+    if not ids:
+        return {}
+    return {live.id: live for live in (await session.scalars(select(Live).where(Live.id.in_(ids))))}
+
+
+async def _languages(
+    session: AsyncSession, comments: Sequence[Comment]
+) -> dict[tuple[str, str], str]:
+    pages = {c.page_id for c in comments}
+    rows = await session.execute(
+        select(Page.platform, Page.page_id, Page.language).where(Page.page_id.in_(pages))
+    )
+    return {(platform, page): language for platform, page, language in rows.all()}
+
+
+async def _store_events(session: AsyncSession, placed: Placed) -> list[Outgoing]:
+    """One event per order the batch changed, for the central store (in order per order)."""
+    if not placed.changed:
+        return []
+    orders = await snapshots(session, placed.changed)
+    events = []
+    for order_id in sorted(placed.changed):
+        event = "order.reserved" if order_id in placed.opened else "order.updated"
+        events.append(
+            Outgoing(
+                "store_event",
+                f"{event}:{order_id}:{uuid.uuid4().hex}",
+                f"order:{order_id}",
+                {"event": event, "order_id": order_id, "data": orders[order_id].as_json()},
+            )
+        )
+    return events

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
@@ -18,6 +19,8 @@ from storage.migrate import current_revision, head_revision, upgrade
 from storage.queue import DeliveryQueue
 from storage.redis_client import connect_redis
 from storage.redis_keys import RedisKeys
+from storage.redis_stock import RedisStockGate
+from storage.stock_backends import RedisStock, SqlStock, Stock
 from storage.stream import RedisStreamQueue
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,7 @@ class Runtime:
     redis: Redis | None
     keys: RedisKeys
     queue: DeliveryQueue
+    stock: Stock
     checkout_secret: str
 
 
@@ -56,14 +60,28 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
             if redis is not None
             else SqlInbox(engine)
         )
+        stock: Stock = SqlStock()
+        if redis is not None:
+            gate = RedisStockGate(redis, keys, sessions)
+            await _rebuild_counters(gate)
+            stock = RedisStock(gate)
         try:
-            yield Runtime(settings, engine, sessions, redis, keys, queue, secret)
+            yield Runtime(settings, engine, sessions, redis, keys, queue, stock, secret)
         finally:
             await queue.close()
     finally:
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def _rebuild_counters(gate: RedisStockGate) -> None:
+    """Redis may have lost its counters while we were away: SQL's ledger is the record. If
+    Redis is down now, counters load one by one once it answers (a missing one is loaded)."""
+    try:
+        log.info("stock: %d Redis counters rebuilt from the ledger", await gate.load())
+    except RedisError as error:
+        log.warning("stock: Redis did not answer (%s); counters will load when it does", error)
 
 
 async def _prepare_schema(engine: AsyncEngine, *, migrate: bool) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -61,6 +62,10 @@ class Settings:
     central_store_secret: str | None = field(default=None, repr=False)
     # The shop's own web store: where buyers are sent once a replay has closed.
     shop_url: str | None = None
+    # The shop's time zone: hold times in replies and pages are shown in it.
+    shop_timezone: str = "Asia/Taipei"
+    # How often expired holds are released and closed replays closed.
+    sweep_every: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -102,6 +107,8 @@ class Settings:
             central_store_url=_optional_url(env, "CENTRAL_STORE_URL"),
             central_store_secret=_optional(env, "CENTRAL_STORE_SECRET"),
             shop_url=_optional_url(env, "SHOP_URL"),
+            shop_timezone=_timezone(env.get("SHOP_TIMEZONE", "Asia/Taipei")),
+            sweep_every=duration("SWEEP_EVERY", env.get("SWEEP_EVERY", "5s")),
         )
 
     @property
@@ -219,6 +226,16 @@ def _flag(variable: str, raw: str) -> bool:
 def _optional_url(env: Mapping[str, str], variable: str) -> str | None:
     raw = env.get(variable, "").strip()
     return _http_url(variable, raw) if raw else None
+
+
+def _timezone(raw: str) -> str:
+    try:
+        ZoneInfo(raw.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            "SHOP_TIMEZONE", f"must be a time zone like Asia/Taipei (got {raw!r})"
+        ) from None
+    return raw.strip()
 
 
 def _log_level(raw: str) -> str:

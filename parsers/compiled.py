@@ -190,7 +190,8 @@ def _master_pattern(codes: Iterable[str], lexicon_words: Iterable[str]) -> str:
         r"(?P<number>\d+)",
         r"(?P<newline>[\n\r])",
     ]
-    return "|".join(forms)
+    # Every form starts at a character other than a space: spaces are skipped in one test.
+    return "(?=[^ \t])(?:" + "|".join(forms) + ")"
 
 
 def _trie_or_nothing(words: Iterable[Sequence[str]]) -> str:

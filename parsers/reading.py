@@ -159,8 +159,15 @@ def _resolve(
         _resolve_part(keyword, intent.action, part, intent.strangers, name, context)
         for part in intent.parts
     ]
-    reading = combine(parts, chatty=False)
-    return replace(reading, explicit=intent.explicit, subject=keyword.display)
+    reading = parts[0] if len(parts) == 1 else combine(parts, chatty=False)
+    return Reading(
+        reading.status,
+        reading.items,
+        reading.reason,
+        reading.candidates,
+        explicit=intent.explicit,
+        subject=keyword.display,
+    )
 
 
 def _resolve_part(

@@ -45,13 +45,13 @@ def tokenize(comment: str, lineup: CompiledLineup) -> list[Token]:
 def _token(match: re.Match[str], lineup: CompiledLineup, before: list[Token]) -> Token | None:
     group = match.lastgroup
     start, end = match.span()
-    text = match.group()
-    if group == "code":
-        return _code(text, start, end, lineup, before)
     if group in _QUANTITY_FORMS:
         amount = read_number(match.group(_QUANTITY_FORMS[group]))
         kind = Kind.MINUS if group == "minus" else Kind.QUANTITY
         return Token(kind, start, end, amount, group)
+    text = match.group()
+    if group == "code":
+        return _code(text, start, end, lineup, before)
     if group == "lex":
         key = "".join(text.split())
         kind, number = lineup.lexicon[key]
@@ -83,17 +83,15 @@ def _add_chatter(tokens: list[Token], comment: str, start: int, end: int) -> Non
 
 
 def _add(tokens: list[Token], token: Token, comment: str) -> None:
-    if not tokens:
+    if not tokens or tokens[-1].end != token.start:
         tokens.append(token)
         return
     last = tokens[-1]
-    touching = last.end == token.start
     kinds = {last.kind, token.kind}
-    if touching and Kind.CHATTER in kinds and kinds & _SWALLOWED_BY_CHATTER:
+    if Kind.CHATTER in kinds and kinds & _SWALLOWED_BY_CHATTER:
         tokens[-1] = _chatter(comment, last.start, token.end)
     elif (
-        touching
-        and token.kind is Kind.CHATTER
+        token.kind is Kind.CHATTER
         and last.kind is Kind.QUANTITY
         and len(tokens) > 1
         and tokens[-2].kind is Kind.CHATTER

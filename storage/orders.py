@@ -13,7 +13,7 @@ from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import chunked
-from storage.models import LineupItem, Order, OrderLine, Sku, WaitlistEntry
+from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
 from storage.types import utcnow
 
 BuyerKey = tuple[int, int]  # live id, member id
@@ -260,3 +260,93 @@ async def close_waiting(
             .where(and_(WaitlistEntry.status == "waiting", or_(*conditions)))
             .values(status="closed")
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LineSnapshot:
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSnapshot:
+    id: int
+    live_id: int
+    member_id: int
+    status: str
+    total: Decimal
+    hold_until: datetime
+    lines: tuple[LineSnapshot, ...]
+    buyer_platform: str | None
+    buyer_id: str | None
+    buyer_name: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "live_id": self.live_id,
+            "status": self.status,
+            "buyer": {
+                "platform": self.buyer_platform,
+                "id": self.buyer_id,
+                "name": self.buyer_name,
+            },
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "name": line.name,
+                    "quantity": line.quantity,
+                    "price": str(line.unit_price),
+                }
+                for line in self.lines
+            ],
+            "total": str(self.total),
+            "hold_until": self.hold_until.isoformat(),
+        }
+
+
+async def snapshots(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderSnapshot]:
+    """Orders with their lines and buyer, as replies, events and the API show them."""
+    ids = sorted(set(order_ids))
+    found: dict[int, OrderSnapshot] = {}
+    for chunk in chunked(ids, 500):
+        heads = (
+            await session.execute(
+                select(
+                    Order.id,
+                    Order.live_id,
+                    Order.member_id,
+                    Order.status,
+                    Order.total,
+                    Order.hold_until,
+                    Identity.platform,
+                    Identity.scoped_id,
+                    Identity.display_name,
+                )
+                .outerjoin(Identity, Identity.id == Order.identity_id)
+                .where(Order.id.in_(chunk))
+            )
+        ).all()
+        lines: dict[int, list[LineSnapshot]] = defaultdict(list)
+        for order_id, sku, name, quantity, price in (
+            await session.execute(
+                select(
+                    OrderLine.order_id,
+                    OrderLine.sku,
+                    Sku.name,
+                    OrderLine.quantity,
+                    OrderLine.unit_price,
+                )
+                .join(Sku, Sku.sku == OrderLine.sku)
+                .where(OrderLine.order_id.in_(chunk), OrderLine.quantity > 0)
+                .order_by(OrderLine.id)
+            )
+        ).all():
+            lines[order_id].append(LineSnapshot(sku, name, quantity, price))
+        for oid, live, member, status, total, hold, platform, scoped, buyer in heads:
+            found[oid] = OrderSnapshot(
+                oid, live, member, status, total, hold, tuple(lines[oid]), platform, scoped, buyer
+            )
+    return found

@@ -1,0 +1,102 @@
+"""What the buyer reads in their inbox (pure): Traditional Chinese or English."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from bot.cart import CartLine, Outcome
+
+Language = str  # "zh-Hant" or "en"
+
+_TEXT: Mapping[str, Mapping[str, str]] = {
+    "zh-Hant": {
+        "greeting": "{name} 您好！",
+        "taken": "已為您保留：",
+        "waitlisted": "已加入候補（有貨時自動放進購物車）：",
+        "refused": "未能加入：",
+        "cancelled": "已取消：",
+        "nothing": "購物車裡沒有可取消的 {skus}。",
+        "cart": "購物車合計 ${total}，保留至 {until}。",
+        "empty": "您的購物車目前是空的。",
+        "checkout": "結帳：{url}",
+        "closed": "本場直播已結束下單，謝謝您的支持！",
+        "shop": "歡迎到官網選購：{url}",
+        "public": "已私訊您，請查看訊息 🙏",
+    },
+    "en": {
+        "greeting": "Hi {name}!",
+        "taken": "Reserved for you:",
+        "waitlisted": "On the waitlist (added to your cart automatically when stock is back):",
+        "refused": "Not added:",
+        "cancelled": "Cancelled:",
+        "nothing": "Nothing of {skus} in your cart to cancel.",
+        "cart": "Cart total ${total}, held until {until}.",
+        "empty": "Your cart is empty.",
+        "checkout": "Checkout: {url}",
+        "closed": "Ordering for this live has closed. Thank you!",
+        "shop": "Visit our shop: {url}",
+        "public": "Sent you a message 🙏",
+    },
+}
+
+
+def order_reply(
+    *,
+    language: Language,
+    buyer_name: str | None,
+    outcome: Outcome,
+    names: Mapping[str, str],
+    cart: Sequence[CartLine],
+    total: Decimal,
+    hold_until: datetime,
+    checkout_url: str,
+    timezone: str,
+) -> str:
+    text = _TEXT.get(language, _TEXT["zh-Hant"])
+    lines = [text["greeting"].format(name=buyer_name or "").replace("  ", " ").strip()]
+    lines += _section(text["taken"], [(names.get(s, s), s, q, "") for s, q in outcome.taken])
+    lines += _section(
+        text["waitlisted"], [(names.get(s, s), s, q, "") for s, q in outcome.waitlisted]
+    )
+    lines += _section(
+        text["refused"],
+        [(names.get(r.sku, r.sku), r.sku, r.quantity, r.reason) for r in outcome.refused],
+    )
+    lines += _section(
+        text["cancelled"], [(names.get(s, s), s, q, "") for s, q in outcome.cancelled]
+    )
+    if outcome.nothing_to_cancel:
+        lines.append(text["nothing"].format(skus=", ".join(outcome.nothing_to_cancel)))
+    if cart:
+        until = hold_until.astimezone(ZoneInfo(timezone)).strftime("%m/%d %H:%M")
+        lines.append(text["cart"].format(total=_money(total), until=until))
+    else:
+        lines.append(text["empty"])
+    lines.append(text["checkout"].format(url=checkout_url))
+    return "\n".join(lines)
+
+
+def closed_reply(*, language: Language, shop_url: str | None) -> str:
+    text = _TEXT.get(language, _TEXT["zh-Hant"])
+    return "\n".join([text["closed"], *([text["shop"].format(url=shop_url)] if shop_url else [])])
+
+
+def public_reply(language: Language) -> str:
+    return _TEXT.get(language, _TEXT["zh-Hant"])["public"]
+
+
+def _section(title: str, rows: Sequence[tuple[str, str, int, str]]) -> list[str]:
+    if not rows:
+        return []
+    return [title] + [
+        f"・{name}（{sku}）x{quantity}" + (f" — {why}" if why else "")
+        for name, sku, quantity, why in rows
+    ]
+
+
+def _money(amount: Decimal) -> str:
+    whole = amount == amount.to_integral_value()
+    return f"{amount:,.0f}" if whole else f"{amount:,.2f}"

@@ -1,0 +1,136 @@
+"""Order comments through the real pipeline: carts, stock, limits, waitlist, cancels, replies.
+
+Runs on SQLite and PostgreSQL, with the database queue and SQL stock, and with Redis."""
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+
+from bot.runtime import Runtime
+from storage.models import (
+    Comment, Live, Member, Order, OrderLine, OutboxMessage, ReviewItem, WaitlistEntry,
+)
+from storage.stock import levels
+from storage.types import utcnow
+from tests.pipeline import comment_on, start_test_live
+
+
+async def stock_of(runtime: Runtime, sku: str) -> tuple[int, int, int]:
+    async with runtime.sessions() as session:
+        (level,) = await levels(session, [sku])
+    return level.on_hand, level.reserved, level.available
+
+
+async def cart(runtime: Runtime, author: str) -> dict[str, int]:
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            select(OrderLine.sku, OrderLine.quantity)
+            .join(Order, Order.id == OrderLine.order_id)
+            .join(Comment, Comment.id == OrderLine.comment_id, isouter=True)
+            .where(Order.status == "reserved", Order.member_id == await _member(runtime, author))
+        )
+        return dict(rows.all())  # type: ignore[arg-type]
+
+
+async def _member(runtime: Runtime, author: str) -> int:
+    from storage.models import Identity
+
+    async with runtime.sessions() as session:
+        member = await session.scalar(
+            select(Identity.member_id).where(Identity.scoped_id == author))
+    assert member is not None
+    return member
+
+
+async def replies(runtime: Runtime) -> list[str]:
+    async with runtime.sessions() as session:
+        rows = await session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "reply").order_by(OutboxMessage.id))
+        return [row.payload["text"] for row in rows]  # type: ignore[misc]
+
+
+async def count(runtime: Runtime, model: type, *where: object) -> int:
+    async with runtime.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+async def test_an_order_comment_fills_the_buyers_cart_and_queues_one_reply(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u1", "A2 x2"), ("u1", "A1 紅 M +1")])
+    assert await cart(runtime, "u1") == {"A2": 3, "A1-RED-M": 1}
+    assert await stock_of(runtime, "A2") == (30, 3, 27)
+    assert await count(runtime, Order) == 1
+    texts = await replies(runtime)
+    assert len(texts) == 3
+    assert "A1-RED-M" in texts[2] and "/checkout/" in texts[2]
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(Order.total))
+    assert str(total) == "2160.00"  # 3 x 590 + 390
+
+
+async def test_a_redelivered_or_replayed_comment_changes_nothing(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+2")])
+    await comment_on(runtime, [("u1", "A2+2")])  # Meta delivers the same comment again
+    assert await cart(runtime, "u1") == {"A2": 2}
+    assert await stock_of(runtime, "A2") == (30, 2, 28)
+    assert len(await replies(runtime)) == 1
+
+
+async def test_max_per_buyer_takes_what_is_allowed_and_says_why(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "B3 +8"), ("u1", "B3 +5")])
+    assert await cart(runtime, "u1") == {"B3": 10}
+    second = (await replies(runtime))[1]
+    assert "limit 10 per buyer; you already have 8" in second
+
+
+async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [(f"u{n}", "C7+1") for n in range(17)])
+    assert await stock_of(runtime, "C7") == (15, 15, 0)
+    waiting = await count(runtime, WaitlistEntry, WaitlistEntry.status == "waiting")
+    assert waiting == 2
+    assert "候補" in (await replies(runtime))[15]
+    await comment_on(runtime, [("u3", "取消C7")], start=100)
+    assert await cart(runtime, "u3") == {}
+    assert await cart(runtime, "u15") == {"C7": 1}  # first in the queue
+    assert await cart(runtime, "u16") == {}
+    assert await stock_of(runtime, "C7") == (15, 15, 0)
+
+
+async def test_cancels_give_stock_back(runtime: Runtime) -> None:
+    await start_test_live(runtime, current="C7")
+    await comment_on(runtime, [("u1", "A2+3"), ("u1", "+2"), ("u1", "A2-1"), ("u1", "取消")])
+    assert await cart(runtime, "u1") == {"A2": 2}
+    assert await stock_of(runtime, "A2") == (30, 2, 28)
+    assert await stock_of(runtime, "C7") == (15, 0, 15)
+
+
+async def test_reviews_none_and_blocked_buyers(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A1+1"), ("u2", "好漂亮😍"), ("u3", "Z9+1")])
+    assert await count(runtime, ReviewItem) == 2
+    assert await count(runtime, Order) == 0
+    assert await replies(runtime) == []  # a review is answered once staff decide
+    await comment_on(runtime, [("u4", "A2+1")], start=10)
+    async with runtime.sessions.begin() as session:
+        await session.execute(update(Member).values(blocked=True))
+    await comment_on(runtime, [("u4", "A2+1")], start=20)
+    assert await count(runtime, ReviewItem) == 3
+    assert await stock_of(runtime, "A2") == (30, 1, 29)
+
+
+async def test_after_the_replay_window_ordering_is_closed(runtime: Runtime) -> None:
+    live_id = await start_test_live(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Live).where(Live.id == live_id).values(
+                status="replay", ended_at=utcnow() - timedelta(hours=30),
+                replay_deadline=utcnow() - timedelta(hours=6)))
+    await comment_on(runtime, [("u1", "A2+1")])
+    assert await stock_of(runtime, "A2") == (30, 0, 30)
+    (text,) = await replies(runtime)
+    assert "結束" in text
