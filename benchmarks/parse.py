@@ -27,10 +27,10 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/parse.py`
 
-from bot.cli.parse import Answer, answer_with, read_comment, stream_lines  # noqa: E402
-from parsers.compiled import compile_lineup  # noqa: E402
-from parsers.lineup import read_lineup  # noqa: E402
-from parsers.parse import parse_comment  # noqa: E402
+from bot.cli.parse import Answer, answer_with, read_comment, stream_lines
+from parsers.compiled import compile_lineup
+from parsers.lineup import read_lineup
+from parsers.parse import parse_comment
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = (Path("/work/shared/corpus"), ROOT / "tests" / "parsers" / "data")

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lives import end_live
 from parsers import LineupError, compile_lineup, read_lineup
 from storage.lineups import apply_lineup
-from storage.models import Live
+from storage.models import LineupItem, Live
 from storage.stock import StockRefused
 from storage.types import utcnow
 
@@ -63,6 +64,12 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
     except StockRefused as error:
         raise LiveRefused(f"The lineup's stock is refused: {error}.") from None
     return live
+
+
+async def lineup_skus(session: AsyncSession, live_id: int) -> list[str]:
+    """The live's SKUs (their shared stock may have just been set by its lineup)."""
+    rows = await session.scalars(select(LineupItem.sku).where(LineupItem.live_id == live_id))
+    return list(rows.all())
 
 
 def set_current(live: Live, keyword: str | None) -> None:

@@ -167,7 +167,10 @@ def _master_pattern(codes: Iterable[str], lexicon_words: Iterable[str]) -> str:
     verbs = "".join(normalize(word) for word in vocabulary.QUANTITY_VERBS)
 
     def number(name: str) -> str:
-        return rf"(?P<{name}_n>\d+|[{CHINESE_NUMERAL_CHARS}]+)"
+        # Only from the start of a run of numerals: tried inside a long run, a number that
+        # fails would be retried from every position of it.
+        numerals = f"[{CHINESE_NUMERAL_CHARS}]"
+        return rf"(?P<{name}_n>(?<!\d)\d+|(?<!{numerals}){numerals}+)"
 
     forms = [
         # 7+ digits in groups (0912345678, 0922-333-444, +886 912 345 678): never a quantity.

@@ -10,7 +10,7 @@ from itertools import pairwise
 from parsers.grouping import Group
 from parsers.numbers import TOO_MANY, UNREADABLE, read_number
 from parsers.result import Action
-from parsers.text import Comment
+from parsers.text import Comment, first_few
 from parsers.tokens import Kind, Token
 
 MOST_PER_COMMENT = 99
@@ -75,7 +75,7 @@ def _doubt(facts: _Facts, comment: Comment) -> str | None:
     if asked is not None and (facts.cancelling or asked < facts.quantities[0].start):
         return f"{_quoted(comment)} reads like a question"
     if facts.stray_numbers:
-        numbers = ", ".join(comment.quote(t.start, t.end) for t in facts.stray_numbers)
+        numbers = first_few(comment.quote(t.start, t.end) for t in facts.stray_numbers)
         return f"not sure {numbers} is a quantity in {_quoted(comment)}"
     return None
 
@@ -162,7 +162,7 @@ def _parts(facts: _Facts, comment: Comment, name: str) -> tuple[Part, ...] | Uns
         # One quantity said twice (`A2 x2 2個`), not two (`A2+1+1`).
         if len({t.number for t in quantities}) == 1 and len({t.text for t in quantities}) > 1:
             return (Part(tuple(facts.values), quantities[0].number),)
-    said = " and ".join(comment.quote(token.start, token.end) for token in quantities)
+    said = first_few((comment.quote(token.start, token.end) for token in quantities), 2, " and ")
     return Unsure(f"{name} has more than one quantity ({said})")
 
 

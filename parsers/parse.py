@@ -12,6 +12,12 @@ from parsers.text import Comment
 from parsers.tokens import Kind, Token
 
 _TALK = frozenset({Kind.CHATTER, Kind.ASKING})
+# Far more than any order (15 items of a keyword, two values and a quantity); it bounds the
+# work a pasted essay can cause.
+MOST_TOKENS = 60
+_ORDER_SHAPED = frozenset(
+    {Kind.KEYWORD, Kind.UNKNOWN_CODE, Kind.QUANTITY, Kind.MINUS, Kind.WANTING, Kind.CANCELLING}
+)
 
 
 def parse_comment(text: str, lineup: CompiledLineup, current: str | None) -> ParseResult:
@@ -31,6 +37,10 @@ def read_fully(
     on_screen: int | None,
     current: str | None,
 ) -> ParseResult:
+    if len(tokens) > MOST_TOKENS:
+        if any(token.kind in _ORDER_SHAPED for token in tokens):
+            return ParseResult("review", reason="too long to be read safely as an order")
+        return ParseResult("none")
     context = Context(comment, lineup, on_screen, current)
     groups = group_tokens(tokens)
     readings = [read_group(group, context, alone=len(groups) == 1) for group in groups]

@@ -12,7 +12,7 @@ from parsers.fuzzy import match_name
 from parsers.grouping import Group
 from parsers.intent import MOST_PER_COMMENT, Intent, Part, Unsure, read_intent
 from parsers.result import Action, OrderItem, Status
-from parsers.text import Comment
+from parsers.text import Comment, first_few
 from parsers.tokens import Kind, Token
 
 MOST_CANDIDATES = 12
@@ -317,7 +317,7 @@ def _review(reason: str, candidates: Candidates, subject: str) -> Reading:
 
 
 def _words(tokens: Sequence[Token], comment: Comment) -> str:
-    return ", ".join(f"'{comment.quote(token.start, token.end)}'" for token in tokens)
+    return first_few(f"'{comment.quote(token.start, token.end)}'" for token in tokens)
 
 
 def _is(things: Sequence[object]) -> str:

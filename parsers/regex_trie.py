@@ -24,7 +24,7 @@ def trie_pattern(words: Iterable[Sequence[str]]) -> str:
     not found inside `mug`, `1` not inside `12`.
     """
     trie: _Trie = {}
-    for atoms in words:
+    for atoms in filter(None, words):  # an empty word would match everywhere
         node = trie
         for atom in atoms:
             node = node.setdefault(atom, {})

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import islice
 
 from opencc import OpenCC
 
@@ -53,6 +57,12 @@ def normalize(text: str) -> str:
     return unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
 
 
+def first_few(words: Iterable[str], most: int = 3, joiner: str = ", ") -> str:
+    """The first `most` of `words` joined, with … for any more: reasons stay short."""
+    shown = list(islice(words, most + 1))
+    return joiner.join(shown[:most]) + (f"{joiner}…" if len(shown) > most else "")
+
+
 def is_cjk(char: str) -> bool:
     return any(ord(char) in block for block in _CJK_BLOCKS)
 
@@ -70,20 +80,24 @@ class Comment:
 
     def quote(self, start: int, end: int) -> str:
         """The original text behind normalized[start:end] (the normalized text if they drift)."""
-        pieces = [normalize(char) for char in self.original]
-        if "".join(pieces) != self.normalized:
-            # NFKC composed characters across neighbours: offsets no longer line up.
+        starts = _starts(self.original, self.normalized)
+        if starts is None:
             return self.normalized[start:end].strip()
-        offset = 0
-        first = last = len(pieces)
-        for index, piece in enumerate(pieces):
-            if first == len(pieces) and offset + len(piece) > start:
-                first = index
-            offset += len(piece)
-            if offset >= end:
-                last = index + 1
-                break
-        return self.original[first:last].strip()
+        first = bisect_right(starts, start) - 1
+        return self.original[first : bisect_left(starts, end)].strip()
+
+
+@lru_cache(maxsize=8)
+def _starts(original: str, normalized: str) -> tuple[int, ...] | None:
+    """Where each character of `original` starts in `normalized`, plus the end; None when the
+    two do not line up (NFKC composed neighbouring characters). Only reviews quote, so this is
+    worked out on demand, once per comment."""
+    starts = [0]
+    for char in original:
+        starts.append(starts[-1] + len(normalize(char)))
+    if starts[-1] != len(normalized):
+        return None
+    return tuple(starts)
 
 
 _CODE = re.compile(r"([a-z]+)[-_.]*(\d+)")

@@ -58,6 +58,12 @@ return given
 """
 
 
+SHIFT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+return redis.call('INCRBY', KEYS[1], ARGV[1])
+"""
+
+
 class RedisStockGate:
     def __init__(self, redis: Redis, keys: RedisKeys, sessions: SessionFactory) -> None:
         self._redis = redis
@@ -65,6 +71,7 @@ class RedisStockGate:
         self._sessions = sessions
         self._take = redis.register_script(TAKE)
         self._release = redis.register_script(RELEASE)
+        self._shift = redis.register_script(SHIFT)
 
     async def take(self, requests: Sequence[StockRequest]) -> dict[str, int]:
         """Units granted per ref, first come first served per SKU."""
@@ -97,6 +104,10 @@ class RedisStockGate:
                     client=pipe,
                 )
             await pipe.execute()
+
+    async def shift(self, sku: str, change: int) -> None:
+        """Move a loaded counter by `change` (an unloaded one will load from SQL)."""
+        await self._shift(keys=[self._keys.stock(sku)], args=[change])
 
     async def forget(self, skus: Sequence[str]) -> None:
         """Drop counters SQL disagrees with; the next take reloads them from SQL."""

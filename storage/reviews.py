@@ -21,8 +21,15 @@ async def add_reviews(
     await session.execute(
         insert_ignoring_duplicates(dialect_of(session), ReviewItem),
         [
-            {"comment_id": comment, "live_id": live, "reason": reason, "candidates": candidates,
-             "status": "open", "messages": [], "created_at": now}
+            {
+                "comment_id": comment,
+                "live_id": live,
+                "reason": reason,
+                "candidates": candidates,
+                "status": "open",
+                "messages": [],
+                "created_at": now,
+            }
             for comment, live, reason, candidates in items
         ],
     )

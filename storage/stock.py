@@ -138,6 +138,7 @@ async def adjust_on_hand(
     on_hand: int | None,
     reference: str,
     reason: str,
+    note: str | None = None,
 ) -> int:
     """Change what is on hand (a shop sale, a restock, a count); returns the change applied.
 
@@ -159,12 +160,15 @@ async def adjust_on_hand(
         .where(Sku.sku == sku, Sku.on_hand + change >= Sku.reserved + Sku.sold)
         .values(on_hand=Sku.on_hand + change)
     )
-    await record(session, [(sku, reason, reference, change, 0, 0)])
+    await record(session, [(sku, reason, reference, change, 0, 0)], note=note)
     return change
 
 
 async def record(
-    session: AsyncSession, moves: Sequence[tuple[str, str, str, int, int, int]]
+    session: AsyncSession,
+    moves: Sequence[tuple[str, str, str, int, int, int]],
+    *,
+    note: str | None = None,
 ) -> None:
     """Ledger rows: (sku, reason, reference, on_hand delta, reserved delta, sold delta)."""
     now = utcnow()
@@ -176,6 +180,7 @@ async def record(
             "on_hand_delta": on_hand,
             "reserved_delta": reserved,
             "sold_delta": sold,
+            "note": note,
             "created_at": now,
         }
         for sku, reason, reference, on_hand, reserved, sold in moves

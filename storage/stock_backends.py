@@ -26,6 +26,9 @@ class Stock(Protocol):
     async def sell(self, session: AsyncSession, requests: Sequence[StockRequest]) -> None:
         """Reserved units become sold."""
 
+    async def on_hand_changed(self, sku: str, change: int) -> None:
+        """On-hand stock changed in this (uncommitted) transaction: the waitlist may fill now."""
+
     async def restocked(self, skus: Sequence[str]) -> None:
         """On-hand stock of these SKUs changed in SQL (committed)."""
 
@@ -45,6 +48,9 @@ class SqlStock:
 
     async def sell(self, session: AsyncSession, requests: Sequence[StockRequest]) -> None:
         await stock.sell(session, requests)
+
+    async def on_hand_changed(self, sku: str, change: int) -> None:
+        return None
 
     async def restocked(self, skus: Sequence[str]) -> None:
         return None
@@ -80,5 +86,9 @@ class RedisStock:
     async def sell(self, session: AsyncSession, requests: Sequence[StockRequest]) -> None:
         await stock.sell(session, requests)
 
+    async def on_hand_changed(self, sku: str, change: int) -> None:
+        await self.gate.shift(sku, change)
+
     async def restocked(self, skus: Sequence[str]) -> None:
+        # Reload from committed SQL: repairs any drift the shift above could leave.
         await self.gate.forget(skus)

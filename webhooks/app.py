@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Runtime
-from webhooks import deletion, health, meta
+from webhooks import api_inventory, api_lives, deletion, health, meta
 from webhooks.keys import RUNTIME
 from webhooks.middleware import clear_errors, staff_only
 
@@ -20,4 +20,11 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/webhooks/meta/deletion", deletion.data_deletion)
     app.router.add_get("/webhooks/meta/deletion/{code}", deletion.deletion_status_page)
     app.router.add_post("/webhooks/meta/deauthorize", deletion.deauthorize)
+    app.router.add_post("/api/lives", api_lives.create)
+    app.router.add_get("/api/lives/{live_id}", api_lives.show)
+    app.router.add_post("/api/lives/{live_id}/current", api_lives.set_current)
+    app.router.add_post("/api/lives/{live_id}/end", api_lives.end)
+    app.router.add_get("/api/lives/{live_id}/orders", api_lives.orders)
+    app.router.add_get("/api/inventory", api_inventory.list_stock)
+    app.router.add_post("/api/inventory/adjust", api_inventory.adjust_stock)
     return app
