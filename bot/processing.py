@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,6 +21,7 @@ from bot.checkout_token import checkout_url
 from bot.lives import ordering_state
 from bot.ordering import OrderComment, Placed, place_orders
 from bot.settings import Settings
+from bot.store_events import order_event
 from parsers import CompiledLineup, ParseResult, compile_lineup, parse_comment, read_lineup
 from storage.members import Buyer, IdentityKey, ensure_buyers
 from storage.models import Comment, Live, Page
@@ -258,16 +258,10 @@ async def _store_events(session: AsyncSession, placed: Placed) -> list[Outgoing]
     """One event per order the batch changed, for the central store (in order per order)."""
     if not placed.changed:
         return []
-    orders = await snapshots(session, placed.changed)
-    events = []
-    for order_id in sorted(placed.changed):
-        event = "order.reserved" if order_id in placed.opened else "order.updated"
-        events.append(
-            Outgoing(
-                "store_event",
-                f"{event}:{order_id}:{uuid.uuid4().hex}",
-                f"order:{order_id}",
-                {"event": event, "order_id": order_id, "data": orders[order_id].as_json()},
-            )
+    found = await snapshots(session, placed.changed)
+    return [
+        order_event(
+            "order.reserved" if order_id in placed.opened else "order.updated", found[order_id]
         )
-    return events
+        for order_id in sorted(placed.changed)
+    ]

@@ -54,6 +54,13 @@ async def consume(
 
 
 async def run_workers(
-    queue: DeliveryQueue, pipeline: Pipeline, count: int, stop: asyncio.Event
+    queue: DeliveryQueue,
+    pipeline: Pipeline,
+    count: int,
+    stop: asyncio.Event,
+    *,
+    batch: int = BATCH,
 ) -> None:
-    await asyncio.gather(*(consume(queue, pipeline, consumer_name(i), stop) for i in range(count)))
+    await asyncio.gather(
+        *(consume(queue, pipeline, consumer_name(i), stop, batch=batch) for i in range(count))
+    )

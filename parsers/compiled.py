@@ -17,7 +17,8 @@ from parsers.tokens import Kind
 
 _SPACE = "[ \t]*"
 _CODE_SEPARATOR = "[-_. \t]*0*"  # `a-2`, `A02`, `b 3`
-_VALUE_SUFFIXES = ("色", "号")  # `藍色 L號`: noise after a value (normalized: 號 is 号)
+_LINEUP_KINDS = frozenset({Kind.KEYWORD, Kind.VALUE})
+_VALUE_SUFFIXES = ("色", "号", "的")  # `藍色 L號`, `紅的`: noise after a value (號 is 号)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,14 +69,15 @@ def compile_lineup(rows: Sequence[LineupRow]) -> CompiledLineup:
     for index, keyword_rows in enumerate(by_keyword.values()):
         for alias in (alias for row in keyword_rows for alias in row.aliases):
             names.setdefault(lookup_key(alias), index)
-    lexicon, lexicon_words = _lexicon(keywords, names, by_keyword.values())
+    lexicon, written = _lexicon(keywords, names, by_keyword.values())
     codes = [key for key in names if is_code(key)]
+    products = [written[key] for key, (kind, _) in lexicon.items() if kind in _LINEUP_KINDS]
     return CompiledLineup(
         keywords=keywords,
         keyword_index=MappingProxyType(names),
         lexicon=MappingProxyType(lexicon),
         fuzzy_words=tuple((key, index) for key, index in names.items() if not is_code(key)),
-        pattern=re.compile(_master_pattern(codes, lexicon_words)),
+        pattern=re.compile(_master_pattern(codes, written.values(), products)),
     )
 
 
@@ -132,9 +134,10 @@ def _lexicon(
     keywords: Sequence[Keyword],
     names: Mapping[str, int],
     rows_by_keyword: Iterable[Sequence[LineupRow]],
-) -> tuple[dict[str, tuple[Kind, int]], list[str]]:
-    """Every word the pattern must find, by its key; the lineup's words outrank the vocabulary."""
-    written: dict[str, str] = {}  # key -> the word as written, whose spaces become optional
+) -> tuple[dict[str, tuple[Kind, int]], dict[str, str]]:
+    """Every word the pattern must find, by its key, and each as written (its spaces become
+    optional in the pattern); the lineup's words outrank the vocabulary."""
+    written: dict[str, str] = {}
     lexicon: dict[str, tuple[Kind, int]] = {}
 
     def add(words: Iterable[str], entry: tuple[Kind, int]) -> None:
@@ -148,22 +151,28 @@ def _lexicon(
     add(vocabulary.WANTING, (Kind.WANTING, 0))
     add(vocabulary.CANCELLING, (Kind.CANCELLING, 0))
     add(vocabulary.ASKING, (Kind.ASKING, 0))
-    add((word for word in vocabulary.SEPARATING if word.strip()), (Kind.SEPARATOR, 0))
+    add(vocabulary.SEPARATING, (Kind.SEPARATOR, 0))
     add((spelling for keyword in keywords for spelling in keyword.spellings), (Kind.VALUE, 0))
     for rows in rows_by_keyword:
         words = {row.keyword for row in rows} | {alias for row in rows for alias in row.aliases}
         for word in words:
             if not is_code(lookup_key(word)):
                 add((word,), (Kind.KEYWORD, names[lookup_key(word)]))
-    return lexicon, list(written.values())
+    return lexicon, written
 
 
-def _master_pattern(codes: Iterable[str], lexicon_words: Iterable[str]) -> str:
+def _master_pattern(
+    codes: Iterable[str], lexicon_words: Iterable[str], product_words: Iterable[str]
+) -> str:
+    followers = trie_pattern(_atoms(normalize(word)) for word in vocabulary.QUANTITY_FOLLOWERS)
+    products = _trie_or_nothing(_atoms(word) for word in product_words)
+    # A number or counting word with more Chinese typed right after it is part of a longer word
+    # (`一個多少`, `要一起`, `+1 包裝`), unless what follows is thanks or a product (`兩盒蘋果`).
+    word_ends = rf"(?:(?![\u3400-\u9fff])|(?={followers})|(?={products}))"
     counter = trie_pattern(_atoms(normalize(word)) for word in vocabulary.COUNTERS)
+    counter = f"{counter}{word_ends}"
     counted = f"(?:{_SPACE}{counter})?"
-    followers = "".join(normalize(word) for word in vocabulary.QUANTITY_FOLLOWERS)
-    # A number after 要/買/加 is a quantity unless it is part of a longer word (`要一起`).
-    verb_end = rf"(?:{_SPACE}{counter}|(?=[{followers}])|(?![\u3400-\u9fff]))"
+    verb_end = f"(?:{_SPACE}{counter}|{word_ends})"
     verbs = "".join(normalize(word) for word in vocabulary.QUANTITY_VERBS)
 
     def number(name: str) -> str:
@@ -177,6 +186,8 @@ def _master_pattern(codes: Iterable[str], lexicon_words: Iterable[str]) -> str:
         # A + glued to a keyword is a quantity however long (`A2+99999999999`).
         r"(?P<phone>(?:(?<![\w+])\+\d{2,3}[ \t-]?|(?<![\d+]))"
         r"(?=(?:[ \t-]?\d){7})\d{2,}(?:[ \t-]?\d{3,})*)",
+        # Money and shares are talk about prices (`A2 $50`, `50元`, `50%`), never quantities.
+        r"(?P<money>(?:nt)?\$[ \t]*\d+(?:[.,]\d+)*|\d+(?:\.\d+)?[ \t]*(?:元|块|%|ntd?(?![a-z])))",
         # A mention runs to the next space, or to a code typed right after it (`@小美A2+1`).
         r"(?P<mention>@\S(?:(?!(?<![a-z])[a-z]+\d)\S)*)",
         f"(?P<code>{_trie_or_nothing(_code_atoms(code) for code in codes)})",

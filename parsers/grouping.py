@@ -41,6 +41,8 @@ def _anchors(tokens: Sequence[Token]) -> list[int]:
     anchors: list[int] = []
     waiting = False  # the last item named has no quantity yet
     for index, token in enumerate(tokens):
+        if _restates(tokens, index, anchors):
+            continue
         if token.kind in _ANCHORS:
             anchors.append(index)
             waiting = True
@@ -55,6 +57,21 @@ def _anchors(tokens: Sequence[Token]) -> list[int]:
             anchors.append(index)
             waiting = True
     return anchors
+
+
+def _restates(tokens: Sequence[Token], index: int, anchors: Sequence[int]) -> bool:
+    """Another name of the product just named names it again (`A2 保溫杯 +1`); the same name
+    twice (`A2 A2`) is two items."""
+    token = tokens[index]
+    previous = tokens[index - 1]
+    return (
+        token.kind is Kind.KEYWORD
+        and bool(anchors)
+        and anchors[-1] == index - 1
+        and previous.kind is Kind.KEYWORD
+        and previous.number == token.number
+        and previous.text != token.text
+    )
 
 
 def _next_item_start(tokens: Sequence[Token], start: int, anchor: int, following: int) -> int:

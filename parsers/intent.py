@@ -49,6 +49,8 @@ class _Facts:
     wanting: bool = False
     cancelling: bool = False
     first_question: int | None = None  # offset of the first question word
+    # A quantity with words typed right after it (`+1的人好多`, `C7+1可以面交嗎`).
+    followed_by_words: list[Token] = field(default_factory=list)
 
 
 def read_intent(
@@ -58,6 +60,8 @@ def read_intent(
     facts = _facts(group, spellings)
     if facts.first_question is not None and not facts.quantities and not facts.cancelling:
         return None
+    if group.anchor is None and _only_numbers_too_big_to_order(facts):
+        return None  # `666`, `2222`: talk, with no product named
     doubt = _doubt(facts, comment)
     if doubt is None:
         return _intent(facts, comment, name)
@@ -68,14 +72,29 @@ def read_intent(
     return Unsure(doubt, guess if isinstance(guess, Intent) else None)
 
 
+def _only_numbers_too_big_to_order(facts: _Facts) -> bool:
+    return (
+        not (facts.quantities or facts.wanting or facts.cancelling)
+        and bool(facts.stray_numbers)
+        and all(token.number > MOST_PER_COMMENT for token in facts.stray_numbers)
+    )
+
+
 def _doubt(facts: _Facts, comment: Comment) -> str | None:
     """What keeps an order-shaped item from being an order, if anything."""
     asked = facts.first_question
     # Rule 8: a quantity still orders when a question follows it (`C7+1 可以面交嗎`).
     if asked is not None and (facts.cancelling or asked < facts.quantities[0].start):
         return f"{_quoted(comment)} reads like a question"
-    if facts.stray_numbers:
-        numbers = first_few(comment.quote(t.start, t.end) for t in facts.stray_numbers)
+    bare = [token for token in facts.quantities if token.kind is Kind.NUMBER]
+    chatter = any(token.kind is Kind.CHATTER for token in facts.strangers)
+    # A bare number (`B3 10`) orders only with nothing else around it: among other words it
+    # may be a price, a time or a size (`A2 50 好便宜`).
+    unclear = facts.stray_numbers or facts.followed_by_words
+    if not unclear and (asked is not None or chatter):
+        unclear = bare
+    if unclear:
+        numbers = first_few(comment.quote(t.start, t.end) for t in unclear)
         return f"not sure {numbers} is a quantity in {_quoted(comment)}"
     return None
 
@@ -85,7 +104,8 @@ def _intent(facts: _Facts, comment: Comment, name: str) -> Intent | Unsure | Non
     chatter = any(token.kind is Kind.CHATTER for token in facts.strangers)
     if not facts.quantities:
         if facts.cancelling:
-            return Intent("cancel", (Part(values, None),), True, tuple(facts.strangers))
+            cancel = Intent("cancel", (Part(values, None),), True, tuple(facts.strangers))
+            return Unsure(f"not sure {_quoted(comment)} is a cancel", cancel) if chatter else cancel
         wanted = Intent("add", (Part(values, 1),), facts.wanting, tuple(facts.strangers))
         if facts.wanting and chatter:
             return Unsure(f"not sure {_quoted(comment)} is an order", wanted)
@@ -110,7 +130,8 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
     right_after_keyword = False
     for index, token in enumerate(group.tokens):
         kind = token.kind
-        if index == group.anchor:
+        if index == group.anchor or kind is Kind.KEYWORD:
+            # The only other keyword an item holds names its product again (`A2 保溫杯 +1`).
             right_after_keyword = True
             continue
         if kind is Kind.MINUS and _hyphenated_value(group.tokens, index, spellings):
@@ -132,6 +153,8 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
             target.append(token)
         elif kind is Kind.QUANTITY or kind is Kind.MINUS:
             facts.quantities.append(token)
+            if _touches_chatter(group.tokens, index):
+                facts.followed_by_words.append(token)
         elif kind is Kind.WANTING:
             facts.wanting = True
         elif kind is Kind.CANCELLING:
@@ -142,6 +165,15 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
             facts.strangers.append(token)
         right_after_keyword = False
     return facts
+
+
+def _touches_chatter(tokens: Sequence[Token], index: int) -> bool:
+    following = tokens[index + 1] if index + 1 < len(tokens) else None
+    return (
+        following is not None
+        and following.kind is Kind.CHATTER
+        and following.start == tokens[index].end
+    )
 
 
 def _hyphenated_value(

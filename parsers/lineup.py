@@ -161,6 +161,15 @@ def _check_keywords(rows: Numbered) -> None:
                     f"alias {alias!r} of {row.keyword} already names "
                     f"{claimed[0]} (line {claimed[1]})",
                 )
+    for line, row in rows:
+        for spelling in (spelling for value in row.variant_values for spelling in value):
+            named = owner.get(lookup_key(spelling))
+            if named is not None:
+                raise LineupError(
+                    line,
+                    f"variant {spelling!r} of {row.keyword} is also the name "
+                    f"of {named[0]} (line {named[1]})",
+                )
     by_keyword: dict[str, list[tuple[int, LineupRow]]] = {}
     for line, row in rows:
         by_keyword.setdefault(lookup_key(row.keyword), []).append((line, row))

@@ -62,6 +62,8 @@ def _token(match: re.Match[str], lineup: CompiledLineup, before: list[Token]) ->
         return Token(Kind.NUMBER, start, end, read_number(text))
     if group == "newline":
         return Token(Kind.SEPARATOR, start, end)
+    if group == "money":
+        return Token(Kind.CHATTER, start, end, 0, text)
     assert group in _SKIPPED, group
     return None
 
@@ -83,23 +85,26 @@ def _add_chatter(tokens: list[Token], comment: str, start: int, end: int) -> Non
 
 
 def _add(tokens: list[Token], token: Token, comment: str) -> None:
-    if not tokens or tokens[-1].end != token.start:
-        tokens.append(token)
-        return
-    last = tokens[-1]
-    kinds = {last.kind, token.kind}
-    if Kind.CHATTER in kinds and kinds & _SWALLOWED_BY_CHATTER:
-        tokens[-1] = _chatter(comment, last.start, token.end)
-    elif (
-        token.kind is Kind.CHATTER
-        and last.kind is Kind.QUANTITY
-        and len(tokens) > 1
-        and tokens[-2].kind is Kind.CHATTER
-        and tokens[-2].end == last.start
-    ):
-        tokens[-2:] = [_chatter(comment, tokens[-2].start, token.end)]
-    else:
-        tokens.append(token)
+    if tokens and tokens[-1].end == token.start:
+        last = tokens[-1]
+        kinds = {last.kind, token.kind}
+        if Kind.CHATTER in kinds and kinds & _SWALLOWED_BY_CHATTER:
+            tokens[-1] = _chatter(comment, last.start, token.end)
+            return
+        before = tokens[-2] if len(tokens) > 1 and tokens[-2].end == last.start else None
+        if last.kind is Kind.QUANTITY and _inside_a_sentence(token, before):
+            start = last.start
+            if before is not None and before.kind is Kind.CHATTER:
+                start = before.start
+                del tokens[-2]
+            tokens[-1] = _chatter(comment, start, token.end)
+            return
+    tokens.append(token)
+
+
+def _inside_a_sentence(after: Token, before: Token | None) -> bool:
+    """Whether a quantity typed between chatter is words of a sentence (`我+1了`)."""
+    return after.kind is Kind.CHATTER and before is not None and before.kind is Kind.CHATTER
 
 
 def _chatter(comment: str, start: int, end: int) -> Token:

@@ -227,15 +227,23 @@ async def queue_for(session: AsyncSession, skus: Iterable[str]) -> list[Waitlist
     return list(result.all())
 
 
-async def expired_orders(session: AsyncSession, now: datetime, limit: int = 500) -> list[Order]:
-    result = await session.scalars(
-        select(Order)
+async def expire_due(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
+    """Mark unpaid carts whose hold has ended `expired`; returns the orders this call expired
+    (the conditional UPDATE makes a concurrent sweep get none of the same)."""
+    due = (
+        select(Order.id)
         .where(Order.status == "reserved", Order.hold_until < now)
         .order_by(Order.hold_until)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    return list(result.all())
+    expired = await session.scalars(
+        update(Order)
+        .where(Order.id.in_(due), Order.status == "reserved")
+        .values(status="expired", closed_at=now, updated_at=now)
+        .returning(Order.id)
+    )
+    return sorted(expired.all())
 
 
 async def order_lines(session: AsyncSession, order_ids: Iterable[int]) -> list[OrderLine]:

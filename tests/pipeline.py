@@ -26,13 +26,17 @@ LINEUP = (Path(__file__).parent / "parsers" / "data" / "lineup.csv").read_text(e
 
 
 async def start_test_live(
-    runtime: Runtime, *, lineup: str = LINEUP, current: str | None = None,
-    video_id: str = VIDEO, page_id: str = PAGE,
+    runtime: Runtime,
+    *,
+    lineup: str = LINEUP,
+    current: str | None = None,
+    video_id: str = VIDEO,
+    page_id: str = PAGE,
 ) -> int:
     async with runtime.sessions.begin() as session:
         live = await start_live(
-            session, LiveSpec(platform="facebook", page_id=page_id, video_id=video_id,
-                              lineup_csv=lineup)
+            session,
+            LiveSpec(platform="facebook", page_id=page_id, video_id=video_id, lineup_csv=lineup),
         )
         if current:
             set_current(live, current)
@@ -40,13 +44,23 @@ async def start_test_live(
 
 
 async def comment_on(
-    runtime: Runtime, comments: Sequence[tuple[str, str]], *, start: int = 1,
-    video_id: str = VIDEO, page_id: str = PAGE,
+    runtime: Runtime,
+    comments: Sequence[tuple[str, str]],
+    *,
+    start: int = 1,
+    video_id: str = VIDEO,
+    page_id: str = PAGE,
 ) -> None:
     """Queue Facebook comments (author, text) the way Meta delivers them, then drain."""
     changes = [
-        facebook_comment(page_id=page_id, video_id=video_id, comment=str(start + n), text=text,
-                         author_id=author, author_name=f"Buyer {author}")
+        facebook_comment(
+            page_id=page_id,
+            video_id=video_id,
+            comment=str(start + n),
+            text=text,
+            author_id=author,
+            author_name=f"Buyer {author}",
+        )
         for n, (author, text) in enumerate(comments)
     ]
     await runtime.queue.put(signed_body(envelope("page", [(page_id, changes)]), "x")[0])

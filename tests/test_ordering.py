@@ -8,7 +8,14 @@ from sqlalchemy import func, select, update
 
 from bot.runtime import Runtime
 from storage.models import (
-    Comment, Live, Member, Order, OrderLine, OutboxMessage, ReviewItem, WaitlistEntry,
+    Comment,
+    Live,
+    Member,
+    Order,
+    OrderLine,
+    OutboxMessage,
+    ReviewItem,
+    WaitlistEntry,
 )
 from storage.stock import levels
 from storage.types import utcnow
@@ -37,7 +44,8 @@ async def _member(runtime: Runtime, author: str) -> int:
 
     async with runtime.sessions() as session:
         member = await session.scalar(
-            select(Identity.member_id).where(Identity.scoped_id == author))
+            select(Identity.member_id).where(Identity.scoped_id == author)
+        )
     assert member is not None
     return member
 
@@ -45,7 +53,8 @@ async def _member(runtime: Runtime, author: str) -> int:
 async def replies(runtime: Runtime) -> list[str]:
     async with runtime.sessions() as session:
         rows = await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == "reply").order_by(OutboxMessage.id))
+            select(OutboxMessage).where(OutboxMessage.kind == "reply").order_by(OutboxMessage.id)
+        )
         return [row.payload["text"] for row in rows]  # type: ignore[misc]
 
 
@@ -127,9 +136,14 @@ async def test_after_the_replay_window_ordering_is_closed(runtime: Runtime) -> N
     live_id = await start_test_live(runtime)
     async with runtime.sessions.begin() as session:
         await session.execute(
-            update(Live).where(Live.id == live_id).values(
-                status="replay", ended_at=utcnow() - timedelta(hours=30),
-                replay_deadline=utcnow() - timedelta(hours=6)))
+            update(Live)
+            .where(Live.id == live_id)
+            .values(
+                status="replay",
+                ended_at=utcnow() - timedelta(hours=30),
+                replay_deadline=utcnow() - timedelta(hours=6),
+            )
+        )
     await comment_on(runtime, [("u1", "A2+1")])
     assert await stock_of(runtime, "A2") == (30, 0, 30)
     (text,) = await replies(runtime)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -18,6 +18,7 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from bot.sweeper import run_sweeper
 from bot.workers import run_workers
 from webhooks.app import build_app
 
@@ -44,7 +45,11 @@ async def serve(settings: Settings) -> None:
     embedded = settings.database_url.startswith("sqlite")
     async with open_runtime(settings, migrate=embedded) as runtime:
         stop = asyncio.Event()
-        async with _listening(runtime), _embedded_workers(runtime, stop):
+        async with (
+            _listening(runtime),
+            _embedded_workers(runtime, stop),
+            _background(run_sweeper(runtime, stop), stop),
+        ):
             await until_stopped(stop)
     log.info("livecart stopped")
 
@@ -66,6 +71,19 @@ async def _listening(runtime: Runtime) -> AsyncIterator[None]:
         yield
     finally:
         await runner.cleanup()
+
+
+@asynccontextmanager
+async def _background(
+    job: Coroutine[object, object, None], stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """A task that runs while the server does and finishes when `stop` is set."""
+    task = asyncio.create_task(job)
+    try:
+        yield
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
 
 
 @asynccontextmanager

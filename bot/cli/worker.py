@@ -11,7 +11,7 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import open_runtime
 from bot.settings import Settings
-from bot.workers import run_workers
+from bot.workers import BATCH, run_workers
 
 log = logging.getLogger("livecart.worker")
 
@@ -20,6 +20,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser("worker", help="run pipeline workers on the Redis Stream")
     parser.add_argument(
         "--concurrency", type=int, default=4, help="workers in this process (default 4)"
+    )
+    parser.add_argument(
+        "--batch", type=int, default=BATCH, help=f"deliveries per batch (default {BATCH})"
     )
     parser.set_defaults(func=run)
 
@@ -31,18 +34,20 @@ def run(args: argparse.Namespace) -> int:
             "livecart worker needs REDIS_URL (without it, livecart serve runs the workers itself)",
             exit_code=2,
         )
-    if args.concurrency < 1:
-        raise CommandError("--concurrency must be at least 1", exit_code=2)
+    if args.concurrency < 1 or args.batch < 1:
+        raise CommandError("--concurrency and --batch must be at least 1", exit_code=2)
     with service_errors(settings):
-        run_async(work(settings, args.concurrency))
+        run_async(work(settings, args.concurrency, args.batch))
     return 0
 
 
-async def work(settings: Settings, concurrency: int) -> None:
+async def work(settings: Settings, concurrency: int, batch: int) -> None:
     async with open_runtime(settings, migrate=False) as runtime:
         stop = asyncio.Event()
         workers = asyncio.create_task(
-            run_workers(runtime.queue, Pipeline.for_runtime(runtime), concurrency, stop)
+            run_workers(
+                runtime.queue, Pipeline.for_runtime(runtime), concurrency, stop, batch=batch
+            )
         )
         log.info("livecart worker: %d workers on the Redis Stream", concurrency)
         await until_stopped(stop)

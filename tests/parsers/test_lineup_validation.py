@@ -123,3 +123,8 @@ def test_an_error_carries_its_line_number() -> None:
     with pytest.raises(LineupError) as caught:
         read_lineup(HEADER + "B1,B1,n,1,,,,\nB1,B1,n,1,,,,\n")
     assert caught.value.line == 3
+
+
+def test_a_variant_spelled_like_a_product_name() -> None:
+    text = HEADER + "K07,K07-B,shoe,1,,black 38,,\nX1,X1,ink,1,,,Black,\n"
+    assert refused(text) == "line 2: variant 'black' of K07 is also the name of X1 (line 3)"

@@ -359,10 +359,38 @@ def test_cancels_that_are_not_sure_go_to_review(text: str, current: str | None) 
         "XL2 和牛 好想吃",
         "收到 謝謝",
         "主播不要走",
+        "XL2 還有2個嗎",
+        "芒果 一盒幾顆",
+        "XL2 三個有優惠嗎",
+        "牛肉乾 要一個月才到嗎",
+        "XL2 第一個好看",
+        "我+1了嗎?",
     ],
 )
 def test_questions_and_chatter_are_not_orders(text: str) -> None:
     assert_none(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("兩盒芒果", [("add", "MANGO-BOX", 2)]),
+        ("要兩盒芒果", [("add", "MANGO-BOX", 2)]),
+        ("芒果兩盒謝謝", [("add", "MANGO-BOX", 2)]),
+        ("XL2 3個就好", [("add", "XL2", 3)]),
+        ("XL2+1 包裝可以精美一點", [("add", "XL2", 1)]),
+    ],
+)
+def test_a_quantity_in_words_is_one_only_where_it_ends(text: str, expected: Expected) -> None:
+    assert_order(text, expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "current"),
+    [("+1的人好多", "XL2"), ("XL2+1包裝可以嗎", None), ("pass the salt lol", "XL2")],
+)
+def test_intent_words_run_into_chatter_go_to_review(text: str, current: str | None) -> None:
+    assert_review(text, current)
 
 
 @pytest.mark.parametrize("text", ["XL2+1 可以面交嗎", "XL2+1 請問幾天到?", "XL2 x2 thanks!"])
@@ -370,7 +398,7 @@ def test_a_question_after_a_quantity_still_orders(text: str) -> None:
     assert read(text).status == "order"
 
 
-@pytest.mark.parametrize("text", ["XL2 還有2個嗎", "可以面交嗎 XL2+1", "how much XL2 x2"])
+@pytest.mark.parametrize("text", ["還有嗎 XL2 x2", "可以面交嗎 XL2+1", "how much XL2 x2"])
 def test_a_question_before_the_quantity_goes_to_review(text: str) -> None:
     assert assert_review(text).endswith("reads like a question")
 
@@ -429,3 +457,36 @@ def test_a_cancel_word_between_two_keywords_belongs_to_the_first_without_intent(
 def test_the_corpus_lineup_reads_other_comments_too() -> None:
     result = read("小熊杯 x2 和 tumbler +1", lineup=CORPUS)
     assert items(result) == [("add", "BEAR-MUG", 2), ("add", "A2", 1)]
+
+
+@pytest.mark.parametrize("text", ["XL2 $50", "XL2 NT$ 990", "XL2 990元", "XL2 50%", "XL2 50% off"])
+def test_prices_and_shares_are_not_quantities(text: str) -> None:
+    assert_none(text)
+
+
+@pytest.mark.parametrize("text", ["XL2 10 好便宜", "XL2 50 off?", "XL2 12:00"])
+def test_a_bare_number_among_other_words_goes_to_review(text: str) -> None:
+    result = read(text)
+    assert result.status == "review"
+    assert result.reason.startswith("not sure ")
+    assert candidates(result)[0][0][:2] == ("add", "XL2")
+
+
+@pytest.mark.parametrize("text", ["XL2 big pillow +1", "big pillow XL2 +1", "XL2(big pillow)+1"])
+def test_a_product_named_twice_is_one_item(text: str) -> None:
+    assert_order(text, [("add", "XL2", 1)])
+
+
+@pytest.mark.parametrize(
+    ("text", "current", "expected"),
+    [
+        ("I want XL2", None, [("add", "XL2", 1)]),
+        ("mine please", "XL2", [("add", "XL2", 1)]),
+        ("me too", "XL2", [("add", "XL2", 1)]),
+        ("主播 +1", "XL2", [("add", "XL2", 1)]),
+        ("XL2 我想買", None, [("add", "XL2", 1)]),
+        ("不用了", "XL2", [("cancel", "XL2", None)]),
+    ],
+)
+def test_more_ways_of_wanting_and_not(text: str, current: str | None, expected: Expected) -> None:
+    assert_order(text, expected, current)

@@ -52,24 +52,30 @@ async def add_sku(sessions: SessionFactory, sku: str, on_hand: int) -> None:
     async with sessions.begin() as session:
         session.add(Sku(sku=sku, name=sku, price=Decimal(100)))
         await session.flush()
-        await stock.adjust_on_hand(session, sku, delta=on_hand, on_hand=None,
-                                   reference=f"initial-{sku}", reason="adjust")
+        await stock.adjust_on_hand(
+            session, sku, delta=on_hand, on_hand=None, reference=f"initial-{sku}", reason="adjust"
+        )
 
 
 async def counters(sessions: SessionFactory, sku: str) -> tuple[int, int, int]:
     async with sessions() as session:
-        row = (await session.execute(
-            select(Sku.on_hand, Sku.reserved, Sku.sold).where(Sku.sku == sku))).one()
+        row = (
+            await session.execute(select(Sku.on_hand, Sku.reserved, Sku.sold).where(Sku.sku == sku))
+        ).one()
     return (row[0], row[1], row[2])
 
 
 async def ledger(sessions: SessionFactory, sku: str) -> tuple[int, int, int]:
     async with sessions() as session:
-        row = (await session.execute(select(
-            func.coalesce(func.sum(StockMove.on_hand_delta), 0),
-            func.coalesce(func.sum(StockMove.reserved_delta), 0),
-            func.coalesce(func.sum(StockMove.sold_delta), 0),
-        ).where(StockMove.sku == sku))).one()
+        row = (
+            await session.execute(
+                select(
+                    func.coalesce(func.sum(StockMove.on_hand_delta), 0),
+                    func.coalesce(func.sum(StockMove.reserved_delta), 0),
+                    func.coalesce(func.sum(StockMove.sold_delta), 0),
+                ).where(StockMove.sku == sku)
+            )
+        ).one()
     return (int(row[0]), int(row[1]), int(row[2]))
 
 
@@ -96,9 +102,13 @@ async def test_first_come_first_served_within_a_batch_and_partial_takes(
 ) -> None:
     await add_sku(sessions, "A1", 5)
     await add_sku(sessions, "B3", 100)
-    requests = [StockRequest("a", "A1", 2), StockRequest("b", "B3", 7),
-                StockRequest("c", "A1", 2), StockRequest("d", "A1", 2),
-                StockRequest("e", "A1", 1)]
+    requests = [
+        StockRequest("a", "A1", 2),
+        StockRequest("b", "B3", 7),
+        StockRequest("c", "A1", 2),
+        StockRequest("d", "A1", 2),
+        StockRequest("e", "A1", 1),
+    ]
     async with sessions.begin() as session:
         granted = await stock_backend.reserve(session, requests)
     assert granted == {"a": 2, "b": 7, "c": 2, "d": 1, "e": 0}
@@ -169,22 +179,29 @@ async def test_adjustments_cannot_take_reserved_units(sessions: SessionFactory) 
         await stock.reserve(session, [StockRequest("r", "B3", 3)])
     async with sessions.begin() as session:
         with pytest.raises(StockRefused, match="1 unit"):
-            await stock.adjust_on_hand(session, "B3", delta=-2, on_hand=None,
-                                       reference="pos-1", reason="adjust")
+            await stock.adjust_on_hand(
+                session, "B3", delta=-2, on_hand=None, reference="pos-1", reason="adjust"
+            )
     async with sessions.begin() as session:
-        assert await stock.adjust_on_hand(session, "B3", delta=None, on_hand=10,
-                                          reference="count-1", reason="adjust") == 6
+        assert (
+            await stock.adjust_on_hand(
+                session, "B3", delta=None, on_hand=10, reference="count-1", reason="adjust"
+            )
+            == 6
+        )
     assert await counters(sessions, "B3") == (10, 3, 0)
 
 
 async def test_a_ledger_reference_is_applied_once(sessions: SessionFactory) -> None:
     await add_sku(sessions, "B3", 4)
     async with sessions.begin() as session:
-        await stock.adjust_on_hand(session, "B3", delta=5, on_hand=None,
-                                   reference="pos-7", reason="adjust")
+        await stock.adjust_on_hand(
+            session, "B3", delta=5, on_hand=None, reference="pos-7", reason="adjust"
+        )
     with pytest.raises(IntegrityError):
         async with sessions.begin() as session:
-            await stock.adjust_on_hand(session, "B3", delta=5, on_hand=None,
-                                       reference="pos-7", reason="adjust")
+            await stock.adjust_on_hand(
+                session, "B3", delta=5, on_hand=None, reference="pos-7", reason="adjust"
+            )
     assert await counters(sessions, "B3") == (9, 0, 0)
     assert await ledger(sessions, "B3") == (9, 0, 0)

@@ -21,19 +21,34 @@ async def client(runtime: Runtime) -> AsyncIterator[Client]:
 
 
 async def start(client: Client, **extra: object) -> dict[str, object]:
-    response = await client.post("/api/lives", headers=AUTH, json={
-        "platform": "facebook", "page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP,
-        **extra})
+    response = await client.post(
+        "/api/lives",
+        headers=AUTH,
+        json={
+            "platform": "facebook",
+            "page_id": PAGE,
+            "video_id": VIDEO,
+            "lineup_csv": LINEUP,
+            **extra,
+        },
+    )
     assert response.status == 201, await response.text()
     body: dict[str, object] = await response.json()
     return body
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("POST", "/api/lives"), ("GET", "/api/lives/1"), ("POST", "/api/lives/1/current"),
-    ("POST", "/api/lives/1/end"), ("GET", "/api/lives/1/orders"), ("GET", "/api/inventory"),
-    ("POST", "/api/inventory/adjust"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/api/lives"),
+        ("GET", "/api/lives/1"),
+        ("POST", "/api/lives/1/current"),
+        ("POST", "/api/lives/1/end"),
+        ("GET", "/api/lives/1/orders"),
+        ("GET", "/api/inventory"),
+        ("POST", "/api/inventory/adjust"),
+    ],
+)
 async def test_every_staff_route_wants_the_token(client: Client, method: str, path: str) -> None:
     for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": STAFF_TOKEN}):
         response = await client.request(method, path, headers=headers)
@@ -44,8 +59,9 @@ async def test_every_staff_route_wants_the_token(client: Client, method: str, pa
 async def test_a_live_from_start_to_figures(client: Client, runtime: Runtime) -> None:
     live = await start(client, title="Friday sale")
     assert live["status"] == "live" and live["title"] == "Friday sale"
-    current = await client.post(f"/api/lives/{live['id']}/current", headers=AUTH,
-                                json={"keyword": "c7"})
+    current = await client.post(
+        f"/api/lives/{live['id']}/current", headers=AUTH, json={"keyword": "c7"}
+    )
     assert (await current.json())["current"] == "C7"
     await comment_on(runtime, [("u1", "+2"), ("u2", "A2+1"), ("u2", "好可愛"), ("u3", "A1+1")])
     shown = await (await client.get(f"/api/lives/{live['id']}", headers=AUTH)).json()
@@ -63,12 +79,15 @@ async def test_a_live_from_start_to_figures(client: Client, runtime: Runtime) ->
     assert ended["status"] == "replay" and ended["replay_deadline"]
 
 
-@pytest.mark.parametrize(("body", "status", "says"), [
-    ({"platform": "tiktok"}, 400, "platform"),
-    ({"page_id": PAGE, "lineup_csv": LINEUP}, 400, "video_id"),
-    ({"page_id": PAGE, "video_id": "1"}, 400, "lineup_csv"),
-    ({"page_id": PAGE, "video_id": "1", "lineup_csv": "keyword,sku\nA1,X"}, 422, "line"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "says"),
+    [
+        ({"platform": "tiktok"}, 400, "platform"),
+        ({"page_id": PAGE, "lineup_csv": LINEUP}, 400, "video_id"),
+        ({"page_id": PAGE, "video_id": "1"}, 400, "lineup_csv"),
+        ({"page_id": PAGE, "video_id": "1", "lineup_csv": "keyword,sku\nA1,X"}, 422, "line"),
+    ],
+)
 async def test_bad_live_requests_say_what_is_wrong(
     client: Client, body: dict[str, object], status: int, says: str
 ) -> None:
@@ -80,8 +99,9 @@ async def test_bad_live_requests_say_what_is_wrong(
 async def test_unknown_lives_and_keywords(client: Client) -> None:
     assert (await client.get("/api/lives/999", headers=AUTH)).status == 404
     live = await start(client)
-    response = await client.post(f"/api/lives/{live['id']}/current", headers=AUTH,
-                                 json={"keyword": "Z9"})
+    response = await client.post(
+        f"/api/lives/{live['id']}/current", headers=AUTH, json={"keyword": "Z9"}
+    )
     assert response.status == 422
     bad_json = await client.post("/api/lives", headers=AUTH, data=b"{nope")
     assert bad_json.status == 400
@@ -92,10 +112,17 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
 ) -> None:
     await start(client)
     await comment_on(runtime, [(f"u{n}", "蘋果+1") for n in range(10)])  # 8 in stock
-    stock = {row["sku"]: row for row in await (
-        await client.get("/api/inventory", headers=AUTH)).json()}
-    assert stock["APPLE-BOX"] | {} == {"sku": "APPLE-BOX", "name": "富士蘋果禮盒", "on_hand": 8,
-                                       "reserved": 8, "sold": 0, "available": 0}
+    stock = {
+        row["sku"]: row for row in await (await client.get("/api/inventory", headers=AUTH)).json()
+    }
+    assert stock["APPLE-BOX"] | {} == {
+        "sku": "APPLE-BOX",
+        "name": "富士蘋果禮盒",
+        "on_hand": 8,
+        "reserved": 8,
+        "sold": 0,
+        "available": 0,
+    }
     restock = {"sku": "APPLE-BOX", "delta": 3, "reason": "restock", "idempotency_key": "po-1"}
     first = await (await client.post("/api/inventory/adjust", headers=AUTH, json=restock)).json()
     again = await (await client.post("/api/inventory/adjust", headers=AUTH, json=restock)).json()
@@ -105,9 +132,11 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
     refused = await client.post("/api/inventory/adjust", headers=AUTH, json=sale)
     assert refused.status == 409
     assert "1 unit" in (await refused.json())["error"]
-    for body, says in (({"sku": "NOPE", "delta": 1, "idempotency_key": "k"}, "no SKU"),
-                       ({"sku": "A2", "delta": 1, "on_hand": 2, "idempotency_key": "k"}, "one of"),
-                       ({"sku": "A2", "delta": 1}, "idempotency_key")):
+    for body, says in (
+        ({"sku": "NOPE", "delta": 1, "idempotency_key": "k"}, "no SKU"),
+        ({"sku": "A2", "delta": 1, "on_hand": 2, "idempotency_key": "k"}, "one of"),
+        ({"sku": "A2", "delta": 1}, "idempotency_key"),
+    ):
         response = await client.post("/api/inventory/adjust", headers=AUTH, json=body)
         assert response.status in (400, 404)
         assert says in (await response.json())["error"]

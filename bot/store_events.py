@@ -1,0 +1,19 @@
+"""Order events for the shop's central store, written to the outbox (sent in order per order)."""
+
+from __future__ import annotations
+
+import uuid
+
+from storage.orders import OrderSnapshot
+from storage.outbox_rows import Outgoing
+
+
+def order_event(event: str, order: OrderSnapshot) -> Outgoing:
+    """`event` is order.reserved, order.updated, order.confirmed, order.cancelled or
+    order.expired; the key is unique per event, the partition keeps one order's events in order."""
+    return Outgoing(
+        "store_event",
+        f"{event}:{order.id}:{uuid.uuid4().hex}",
+        f"order:{order.id}",
+        {"event": event, "order_id": order.id, "data": order.as_json()},
+    )

@@ -1,0 +1,80 @@
+"""What happens by itself with time: unpaid holds expire, replays close.
+
+Stock an expired cart held goes to the waitlist first. Runs inside `livecart serve`; several
+processes may sweep at once (each order is expired by exactly one of them)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import update
+
+from bot.ordering import fill_waitlist
+from bot.runtime import Runtime
+from bot.store_events import order_event
+from storage import orders
+from storage.models import Live
+from storage.outbox_rows import add_outbox
+from storage.stock import StockRequest
+from storage.types import utcnow
+
+log = logging.getLogger("livecart.sweeper")
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    expired_orders: int
+    closed_lives: int
+
+
+async def sweep(runtime: Runtime, now: datetime) -> Swept:
+    async with runtime.sessions.begin() as session:
+        closed = await session.scalars(
+            update(Live)
+            .where(Live.status == "replay", Live.replay_deadline < now)
+            .values(status="closed")
+            .returning(Live.id)
+        )
+        closed_lives = list(closed.all())
+        await orders.close_waiting(session, live_ids=closed_lives)
+        expired = await orders.expire_due(session, now)
+        lines = await orders.order_lines(session, expired)
+        await runtime.stock.release(
+            session,
+            [
+                StockRequest(f"o{line.order_id}:{line.sku}", line.sku, line.quantity)
+                for line in lines
+            ],
+            "expire",
+        )
+        found = await orders.snapshots(session, expired)
+        await orders.close_waiting(
+            session, buyers=[(order.live_id, order.member_id) for order in found.values()]
+        )
+        await fill_waitlist(
+            session,
+            runtime.stock,
+            {line.sku for line in lines},
+            now=now,
+            hold_for=runtime.settings.hold_for,
+        )
+        await add_outbox(session, [order_event("order.expired", found[i]) for i in expired])
+    if expired or closed_lives:
+        log.info("expired %d unpaid carts; closed %d replays", len(expired), len(closed_lives))
+    return Swept(len(expired), len(closed_lives))
+
+
+async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:
+    every = runtime.settings.sweep_every.total_seconds()
+    while not stop.is_set():
+        try:
+            await sweep(runtime, utcnow())
+        except Exception:
+            log.exception("sweep failed; trying again in %.0f s", every)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        except TimeoutError:
+            continue

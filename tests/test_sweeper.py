@@ -1,0 +1,55 @@
+"""Time's work: unpaid holds expire (stock to the waitlist first), replays close."""
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+
+from bot.runtime import Runtime
+from bot.sweeper import sweep
+from storage.models import Live, Order, OutboxMessage, WaitlistEntry
+from storage.types import utcnow
+from tests.pipeline import comment_on, start_test_live
+from tests.test_ordering import cart, stock_of
+
+
+async def test_an_expired_hold_gives_its_stock_to_the_waitlist(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("early", "A12+5"), ("u1", "A12+5"), ("late", "A12+2")])
+    assert await stock_of(runtime, "A12") == (10, 10, 0)
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Order).where(Order.id == 1).values(hold_until=utcnow() - timedelta(minutes=1))
+        )
+    swept = await sweep(runtime, utcnow())
+    again = await sweep(runtime, utcnow())
+    assert (swept.expired_orders, again.expired_orders) == (1, 0)
+    assert await cart(runtime, "late") == {"A12": 2}
+    assert await stock_of(runtime, "A12") == (10, 7, 3)
+    async with runtime.sessions() as session:
+        statuses = dict((await session.execute(select(Order.id, Order.status))).all())
+        events = (
+            await session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.kind == "store_event")
+            )
+        ).all()
+    assert statuses[1] == "expired"
+    assert any(e["event"] == "order.expired" and e["order_id"] == 1 for e in events)
+
+
+async def test_a_replay_closes_at_its_deadline_and_its_waitlist_with_it(
+    runtime: Runtime,
+) -> None:
+    live_id = await start_test_live(runtime)
+    await comment_on(runtime, [(f"u{n}", "蘋果+1") for n in range(9)])
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Live)
+            .where(Live.id == live_id)
+            .values(status="replay", replay_deadline=utcnow() - timedelta(seconds=1))
+        )
+    assert (await sweep(runtime, utcnow())).closed_lives == 1
+    async with runtime.sessions() as session:
+        live = await session.get(Live, live_id)
+        waiting = (await session.scalars(select(WaitlistEntry.status))).all()
+    assert live is not None and live.status == "closed"
+    assert waiting == ["closed"]
