@@ -10,6 +10,7 @@ import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -22,7 +23,14 @@ from bot.lives import ordering_state
 from bot.ordering import OrderComment, Placed, place_orders
 from bot.settings import Settings
 from bot.store_events import order_event
-from parsers import CompiledLineup, ParseResult, compile_lineup, parse_comment, read_lineup
+from parsers import (
+    CompiledLineup,
+    OrderItem,
+    ParseResult,
+    compile_lineup,
+    parse_comment,
+    read_lineup,
+)
 from storage.members import Buyer, IdentityKey, ensure_buyers
 from storage.models import Comment, Live, Page
 from storage.orders import OrderSnapshot, snapshots
@@ -36,7 +44,7 @@ Candidate = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
-class _Review:
+class Review:
     comment: Comment
     reason: str
     candidates: list[Candidate]
@@ -54,7 +62,7 @@ class CommentProcessor:
         now = utcnow()
         lives = await _lives_of(session, comments)
         orders: list[tuple[Comment, Live, ParseResult]] = []
-        reviews: list[_Review] = []
+        reviews: list[Review] = []
         closed: list[tuple[Comment, Live]] = []
         for comment in comments:
             live = lives.get(comment.live_id) if comment.live_id is not None else None
@@ -65,10 +73,10 @@ class CommentProcessor:
             if state == "closed":
                 closed.append((comment, live))
             elif result.status == "review":
-                reviews.append(_Review(comment, result.reason, _candidates(result)))
+                reviews.append(Review(comment, result.reason, _candidates(result)))
             elif state == "after_broadcast":
                 reviews.append(
-                    _Review(
+                    Review(
                         comment,
                         "Instagram live comment after the broadcast ended; "
                         "it can no longer be answered privately",
@@ -77,18 +85,40 @@ class CommentProcessor:
                 )
             else:
                 orders.append((comment, live, result))
+        await self.act(
+            session,
+            [(c, live, _items(result)) for c, live, result in orders],
+            closed=closed,
+            reviews=reviews,
+            now=now,
+        )
+
+    async def act(
+        self,
+        session: AsyncSession,
+        orders: Sequence[tuple[Comment, Live, tuple[Item, ...]]],
+        *,
+        closed: Sequence[tuple[Comment, Live]] = (),
+        reviews: Sequence[Review] = (),
+        now: datetime,
+        honour_blocks: bool = True,
+    ) -> None:
+        """Order what `orders` ask (a blocked buyer's order goes to staff instead, unless staff
+        decided it), answer `closed` comments, and keep `reviews` for staff."""
+        reviews = list(reviews)
         buyers = await ensure_buyers(session, [(_identity(c), c.author_name) for c, _, _ in orders])
         ordering: list[OrderComment] = []
-        for comment, live, result in orders:
+        for comment, live, items in orders:
             buyer = buyers[_identity(comment)]
-            if buyer.blocked:
-                reviews.append(_Review(comment, "the buyer is blocked", _candidates(result, True)))
+            if buyer.blocked and honour_blocks:
+                reviews.append(Review(comment, "the buyer is blocked", _as_candidates([items])))
                 continue
-            ordering.append(_order_comment(comment, live, buyer, result))
+            ordering.append(_order_comment(comment, live, buyer, items))
         placed = await place_orders(
             session, self._stock, ordering, now=now, hold_for=self._settings.hold_for
         )
-        languages = await _languages(session, comments)
+        comments = [c for c, _, _ in orders] + [c for c, _ in closed]
+        languages = await languages_of(session, comments)
         await add_outbox(
             session,
             await self._replies(session, ordering, placed, comments, buyers, languages)
@@ -140,7 +170,7 @@ class CommentProcessor:
             cart = carts.get(placement.order_id) if placement.order_id is not None else None
             language = languages.get((comment.platform, comment.page_id), "zh-Hant")
             text = self._order_text(comment, placement.outcome, cart, language, buyers)
-            messages += self._reply_rows(comment, text, language)
+            messages += self.reply_rows(comment, text, language)
         return messages
 
     def _order_text(
@@ -179,10 +209,10 @@ class CommentProcessor:
         for comment, _ in closed:
             language = languages.get((comment.platform, comment.page_id), "zh-Hant")
             text = replies.closed_reply(language=language, shop_url=self._settings.shop_url)
-            messages += self._reply_rows(comment, text, language, public=False)
+            messages += self.reply_rows(comment, text, language, public=False)
         return messages
 
-    def _reply_rows(
+    def reply_rows(
         self, comment: Comment, text: str, language: str, *, public: bool = True
     ) -> list[Outgoing]:
         live_comment = comment.field == "live_comments"
@@ -219,22 +249,40 @@ def _identity(comment: Comment) -> IdentityKey:
     return (comment.platform, comment.page_id, comment.author_id or f"unknown:{comment.id}")
 
 
-def _order_comment(comment: Comment, live: Live, buyer: Buyer, result: ParseResult) -> OrderComment:
+def _order_comment(
+    comment: Comment, live: Live, buyer: Buyer, items: tuple[Item, ...]
+) -> OrderComment:
     return OrderComment(
         comment_id=comment.id,
         live_id=live.id,
         member_id=buyer.member_id,
         identity_id=buyer.identity_id,
-        items=tuple(Item(i.action, i.sku, i.quantity) for i in result.items),
+        items=items,
         received_at=comment.received_at,
     )
 
 
+def _items(result: ParseResult) -> tuple[Item, ...]:
+    return _items_of(result.items)
+
+
 def _candidates(result: ParseResult, reading: bool = False) -> list[Candidate]:
-    """The buttons staff may press: the reading itself (blocked buyer, late Instagram comment)
-    or the parser's likely readings."""
-    options = [result.items] if reading and result.items else list(result.candidates)
-    return [{"items": [item.to_json() for item in option]} for option in options]
+    """The buttons staff may press: the reading itself (a late Instagram comment) or the
+    parser's likely readings."""
+    if reading and result.items:
+        return _as_candidates([_items(result)])
+    return _as_candidates([_items_of(option) for option in result.candidates])
+
+
+def _items_of(option: Sequence[OrderItem]) -> tuple[Item, ...]:
+    return tuple(Item(i.action, i.sku, i.quantity) for i in option)
+
+
+def _as_candidates(options: Sequence[tuple[Item, ...]]) -> list[Candidate]:
+    return [
+        {"items": [{"action": i.action, "sku": i.sku, "quantity": i.quantity} for i in option]}
+        for option in options
+    ]
 
 
 async def _lives_of(session: AsyncSession, comments: Sequence[Comment]) -> dict[int, Live]:
@@ -244,7 +292,7 @@ async def _lives_of(session: AsyncSession, comments: Sequence[Comment]) -> dict[
     return {live.id: live for live in (await session.scalars(select(Live).where(Live.id.in_(ids))))}
 
 
-async def _languages(
+async def languages_of(
     session: AsyncSession, comments: Sequence[Comment]
 ) -> dict[tuple[str, str], str]:
     pages = {c.page_id for c in comments}

@@ -25,6 +25,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "closed": "本場直播已結束下單，謝謝您的支持！",
         "shop": "歡迎到官網選購：{url}",
         "public": "已私訊您，請查看訊息 🙏",
+        "rejected": "抱歉，這則留言無法成立訂單。如需購買，請留言「商品代碼＋數量」，例如 A1+1。",
     },
     "en": {
         "greeting": "Hi {name}!",
@@ -39,6 +40,8 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "closed": "Ordering for this live has closed. Thank you!",
         "shop": "Visit our shop: {url}",
         "public": "Sent you a message 🙏",
+        "rejected": "Sorry, we could not take an order from this comment. To buy, comment the "
+        "product code and quantity, e.g. A1+1.",
     },
 }
 
@@ -82,6 +85,10 @@ def order_reply(
 def closed_reply(*, language: Language, shop_url: str | None) -> str:
     text = _TEXT.get(language, _TEXT["zh-Hant"])
     return "\n".join([text["closed"], *([text["shop"].format(url=shop_url)] if shop_url else [])])
+
+
+def rejected_reply(language: Language) -> str:
+    return _TEXT.get(language, _TEXT["zh-Hant"])["rejected"]
 
 
 def public_reply(language: Language) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Runtime
-from webhooks import api_inventory, api_lives, deletion, health, meta
+from webhooks import api_inventory, api_lives, api_reviews, deletion, health, meta
 from webhooks.keys import RUNTIME
 from webhooks.middleware import clear_errors, staff_only
 
@@ -27,4 +27,6 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_get("/api/lives/{live_id}/orders", api_lives.orders)
     app.router.add_get("/api/inventory", api_inventory.list_stock)
     app.router.add_post("/api/inventory/adjust", api_inventory.adjust_stock)
+    app.router.add_get("/api/reviews", api_reviews.queue)
+    app.router.add_post("/api/reviews/{review_id}", api_reviews.decide_review)
     return app

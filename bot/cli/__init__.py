@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import db, replay, serve, worker
+from bot.cli import db, parse, replay, serve, worker
 from bot.cli.errors import CommandError
 
-COMMANDS = (serve, worker, db, replay)
+COMMANDS = (serve, worker, db, parse, replay)
 
 
 def build_parser() -> argparse.ArgumentParser:
