@@ -36,6 +36,7 @@ from storage.models import Comment, Live, Page
 from storage.orders import OrderSnapshot, snapshots
 from storage.outbox_rows import Outgoing, add_outbox
 from storage.reviews import add_reviews
+from storage.stock import levels
 from storage.stock_backends import Stock
 from storage.types import utcnow
 
@@ -123,7 +124,9 @@ class CommentProcessor:
             session,
             await self._replies(session, ordering, placed, comments, buyers, languages)
             + self._closed_replies(closed, languages)
-            + await _store_events(session, placed),
+            + await _store_events(session, placed)
+            + await self._stock_alerts(session, ordering, placed)
+            + [_staff_review(r.comment) for r in reviews],
         )
         await add_reviews(
             session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
@@ -202,6 +205,41 @@ class CommentProcessor:
             timezone=self._settings.shop_timezone,
         )
 
+    async def _stock_alerts(
+        self, session: AsyncSession, ordering: Sequence[OrderComment], placed: Placed
+    ) -> list[Outgoing]:
+        """Staff hear once per live when a SKU runs low and when it sells out."""
+        taken = {
+            (request.live_id, sku)
+            for request in ordering
+            for sku, _ in placed.placements[request.comment_id].outcome.taken
+        }
+        if not taken:
+            return []
+        available = {
+            level.sku: level.available for level in await levels(session, {sku for _, sku in taken})
+        }
+        alerts = []
+        for live_id, sku in sorted(taken):
+            left = available.get(sku, 0)
+            if left == 0:
+                alerts.append(
+                    _alert(
+                        "sold_out",
+                        f"{sku} is sold out (live {live_id}).",
+                        f"sold_out:{live_id}:{sku}",
+                    )
+                )
+            elif left <= self._settings.low_stock_at:
+                alerts.append(
+                    _alert(
+                        "low_stock",
+                        f"{sku}: only {left} left (live {live_id}).",
+                        f"low_stock:{live_id}:{sku}",
+                    )
+                )
+        return alerts
+
     def _closed_replies(
         self, closed: Sequence[tuple[Comment, Live]], languages: dict[tuple[str, str], str]
     ) -> list[Outgoing]:
@@ -243,6 +281,15 @@ class CommentProcessor:
                 )
             )
         return rows
+
+
+def _alert(alert: str, text: str, key: str) -> Outgoing:
+    return Outgoing("staff_alert", f"alert:{key}", "staff", {"alert": alert, "text": text})
+
+
+def _staff_review(comment: Comment) -> Outgoing:
+    """Tells the staff bot a comment waits for a decision (it reads the review when sending)."""
+    return Outgoing("staff_review", f"review:{comment.id}", "staff", {"comment_id": comment.id})
 
 
 def _identity(comment: Comment) -> IdentityKey:

@@ -48,6 +48,11 @@ class Settings:
     telegram_bot_token: str | None = field(default=None, repr=False)
     telegram_api_url: str = "https://api.telegram.org"
     telegram_staff_chats: tuple[int, ...] = ()
+    # Set: Telegram delivers updates to POST /webhooks/telegram with this secret header;
+    # unset: the staff bot long-polls.
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    # Staff are told when a SKU's available stock falls to this (and when it sells out).
+    low_stock_at: int = 5
     replay_window: timedelta = timedelta(hours=24)
     hold_for: timedelta = timedelta(hours=24)
     log_level: str = "INFO"
@@ -93,6 +98,8 @@ class Settings:
                 "TELEGRAM_API_URL", env.get("TELEGRAM_API_URL", "https://api.telegram.org")
             ),
             telegram_staff_chats=_chat_ids(env.get("TELEGRAM_STAFF_CHATS", "")),
+            telegram_webhook_secret=_optional(env, "TELEGRAM_WEBHOOK_SECRET"),
+            low_stock_at=_count("LOW_STOCK_AT", env.get("LOW_STOCK_AT", "5")),
             replay_window=duration("REPLAY_WINDOW", env.get("REPLAY_WINDOW", "24h")),
             hold_for=duration("HOLD_FOR", env.get("HOLD_FOR", "24h")),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
@@ -200,6 +207,12 @@ def _chat_ids(raw: str) -> tuple[int, ...]:
             "TELEGRAM_STAFF_CHATS", "must be chat ids separated by commas (e.g. 12345,-100987)"
         )
     return tuple(int(part) for part in ids)
+
+
+def _count(variable: str, raw: str) -> int:
+    if not raw.strip().isdigit():
+        raise SettingsError(variable, f"must be a whole number, 0 or more (got {raw!r})")
+    return int(raw)
 
 
 def _rate(variable: str, raw: str) -> float:

@@ -103,6 +103,10 @@ async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: R
     waiting = await count(runtime, WaitlistEntry, WaitlistEntry.status == "waiting")
     assert waiting == 2
     assert "候補" in (await replies(runtime))[15]
+    async with runtime.sessions() as session:
+        alerts = (await session.scalars(select(OutboxMessage.key).where(
+            OutboxMessage.kind == "staff_alert"))).all()
+    assert alerts == ["alert:sold_out:1:C7"]  # one batch took it from 15 to 0
     await comment_on(runtime, [("u3", "取消C7")], start=100)
     assert await cart(runtime, "u3") == {}
     assert await cart(runtime, "u15") == {"C7": 1}  # first in the queue
@@ -122,6 +126,7 @@ async def test_reviews_none_and_blocked_buyers(runtime: Runtime) -> None:
     await start_test_live(runtime)
     await comment_on(runtime, [("u1", "A1+1"), ("u2", "好漂亮😍"), ("u3", "Z9+1")])
     assert await count(runtime, ReviewItem) == 2
+    assert await count(runtime, OutboxMessage, OutboxMessage.kind == "staff_review") == 2
     assert await count(runtime, Order) == 0
     assert await replies(runtime) == []  # a review is answered once staff decide
     await comment_on(runtime, [("u4", "A2+1")], start=10)
