@@ -28,9 +28,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python benchmarks/parse.py`
 
 from bot.cli.parse import Answer, answer_with, read_comment, stream_lines
-from parsers.compiled import compile_lineup
-from parsers.lineup import read_lineup
-from parsers.parse import parse_comment
+from parsers import compile_lineup, parse_comment, read_lineup
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPORA = (Path("/work/shared/corpus"), ROOT / "tests" / "parsers" / "data")

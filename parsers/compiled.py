@@ -44,9 +44,6 @@ class Keyword:
     variants: tuple[tuple[tuple[int, ...], str], ...]  # (value of each option, SKU)
     is_word: bool  # Chinese characters: a character typed next to it can name another product
 
-    def sku_for(self, values: tuple[int, ...]) -> str | None:
-        return next((sku for chosen, sku in self.variants if chosen == values), None)
-
 
 @dataclass(frozen=True, slots=True)
 class CompiledLineup:

@@ -26,16 +26,15 @@ class NameMatch:
 
 def match_name(typed: str, lineup: CompiledLineup) -> NameMatch:
     whole = "".join(typed.split())
-    distances: dict[int, int] = {}
+    close: set[int] = set()
     nearby: list[int] = []
     for word, keyword in lineup.fuzzy_words:
-        distance = OSA.distance(whole, word, score_cutoff=_allowed_edits(word))
-        if distance <= _allowed_edits(word):
-            distances[keyword] = min(distance, distances.get(keyword, distance))
+        allowed = _allowed_edits(word)
+        if OSA.distance(whole, word, score_cutoff=allowed) <= allowed:
+            close.add(keyword)
         if keyword not in nearby and _near(typed, word):
             nearby.append(keyword)
-    sure = next(iter(distances)) if len(distances) == 1 else None
-    return NameMatch(sure, tuple(nearby))
+    return NameMatch(next(iter(close)) if len(close) == 1 else None, tuple(nearby))
 
 
 def _allowed_edits(word: str) -> int:

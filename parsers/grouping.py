@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import pairwise
+from typing import NamedTuple
 
 from parsers.tokens import QUANTITY_KINDS, Kind, Token
 
@@ -13,8 +13,7 @@ _MARKERS = frozenset({Kind.QUANTITY, Kind.MINUS, Kind.WANTING, Kind.CANCELLING})
 _LEADING = frozenset({Kind.WANTING, Kind.CANCELLING})  # `取消A2`, `收A2`, `sold A2`
 
 
-@dataclass(frozen=True, slots=True)
-class Group:
+class Group(NamedTuple):
     """The tokens of one item; `anchor` names its product (None: the product on screen)."""
 
     anchor: int | None  # position of the anchor in `tokens`

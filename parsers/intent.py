@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+from typing import NamedTuple
 
 from parsers.grouping import Group
 from parsers.numbers import TOO_MANY, UNREADABLE, read_number
@@ -16,16 +17,14 @@ from parsers.tokens import Kind, Token
 MOST_PER_COMMENT = 99
 
 
-@dataclass(frozen=True, slots=True)
-class Part:
+class Part(NamedTuple):
     """One reading of the item: its own variant values and quantity (`紅M+1 藍L+2` has two)."""
 
     values: tuple[Token, ...]
     quantity: int | None  # None: a cancel of all of it
 
 
-@dataclass(frozen=True, slots=True)
-class Intent:
+class Intent(NamedTuple):
     action: Action
     parts: tuple[Part, ...]
     # False for a bare keyword (`A2`): it orders 1 only when the comment is nothing else.
@@ -34,8 +33,7 @@ class Intent:
     strangers: tuple[Token, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Unsure:
+class Unsure(NamedTuple):
     reason: str
     guess: Intent | None = None  # the likeliest reading, offered to staff
 

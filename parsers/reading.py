@@ -4,8 +4,8 @@ nothing. Every doubt becomes a review: a wrong order costs more than a question 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
 from itertools import chain, product
+from typing import NamedTuple
 
 from parsers.compiled import CompiledLineup, Keyword
 from parsers.fuzzy import match_name
@@ -19,8 +19,7 @@ MOST_CANDIDATES = 12
 Candidates = tuple[tuple[OrderItem, ...], ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     status: Status
     items: tuple[OrderItem, ...] = ()
     reason: str = ""
@@ -33,8 +32,7 @@ class Reading:
 NOTHING = Reading("none")
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):
     comment: Comment
     lineup: CompiledLineup
     on_screen: int | None  # keyword index of the product on screen
@@ -98,7 +96,7 @@ def _read_unknown_code(group: Group, code: str, context: Context) -> Reading:
 def _read_unknown_name(group: Group, anchor: Token, context: Context, alone: bool) -> Reading:
     match = match_name(anchor.text, context.lineup)
     if match.keyword is not None:
-        return replace(_read_keyword(group, match.keyword, context), fuzzy=True)
+        return _read_keyword(group, match.keyword, context)._replace(fuzzy=True)
     name = context.comment.quote(anchor.start, anchor.end)
     if read_intent(group, {}, context.comment, name) is None:
         return Reading("none", fuzzy=True)
@@ -112,17 +110,10 @@ def _read_unknown_name(group: Group, anchor: Token, context: Context, alone: boo
 
 
 def _read_on_screen(group: Group, context: Context) -> Reading:
-    lineup = context.lineup
+    """An item naming no product (`+1`, `紅L +1`, `mine`) is for the product on screen."""
     if context.on_screen is None:
-        intent = read_intent(group, {}, context.comment, "the product on screen")
-        if intent is None or (isinstance(intent, Intent) and not intent.explicit):
-            return NOTHING
-        if context.current:
-            reason = f"the product on screen ({context.current}) is not in tonight's lineup"
-        else:
-            reason = f"no product is on screen for '{_typed(context.comment)}'"
-        return Reading("review", reason=reason, candidates=_by_values(group, context))
-    keyword = lineup.keywords[context.on_screen]
+        return _read_with_nothing_on_screen(group, context)
+    keyword = context.lineup.keywords[context.on_screen]
     name = f"{keyword.display} (on screen)"
     intent = read_intent(group, keyword.spellings, context.comment, name)
     if isinstance(intent, Intent):
@@ -145,6 +136,17 @@ def _read_on_screen(group: Group, context: Context) -> Reading:
                 keyword.display,
             )
     return _resolve(keyword, intent, name, context)
+
+
+def _read_with_nothing_on_screen(group: Group, context: Context) -> Reading:
+    intent = read_intent(group, {}, context.comment, "the product on screen")
+    if intent is None or (isinstance(intent, Intent) and not intent.explicit):
+        return NOTHING
+    if context.current:
+        reason = f"the product on screen ({context.current}) is not in tonight's lineup"
+    else:
+        reason = f"no product is on screen for '{_typed(context.comment)}'"
+    return Reading("review", reason=reason, candidates=_by_values(group, context))
 
 
 def _resolve(
@@ -273,12 +275,8 @@ def _without_repeats(items: tuple[OrderItem, ...], fuzzy: bool) -> Reading:
     repeated = list(dict.fromkeys(sku for sku in skus if skus.count(sku) > 1))
     if not repeated:
         return Reading("order", items, fuzzy=fuzzy)
-    candidates: Candidates = ()
-    merged = _summed(items)
-    if merged is not None:
-        candidates = (merged,)
     reason = f"{_and(repeated)} {_is(repeated)} written more than once"
-    return Reading("review", reason=reason, candidates=candidates, fuzzy=fuzzy)
+    return Reading("review", reason=reason, candidates=_first([items]), fuzzy=fuzzy)
 
 
 def _summed(items: Sequence[OrderItem]) -> tuple[OrderItem, ...] | None:
@@ -303,10 +301,14 @@ def _candidates(readings: Sequence[Reading]) -> Candidates:
 
 
 def _first(candidates: Iterable[tuple[OrderItem, ...]]) -> Candidates:
+    """The first few distinct candidates, each naming a SKU once (repeats summed)."""
     kept: dict[tuple[OrderItem, ...], None] = {}
     for candidate in candidates:
-        if candidate:
-            kept[candidate] = None
+        once = candidate
+        if len({item.sku for item in candidate}) < len(candidate):
+            once = _summed(candidate) or ()
+        if once:
+            kept[once] = None
         if len(kept) == MOST_CANDIDATES:
             break
     return tuple(kept)

@@ -11,9 +11,9 @@ import re
 import unicodedata
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
 from itertools import islice
+from typing import NamedTuple
 
 from opencc import OpenCC
 
@@ -67,8 +67,7 @@ def is_cjk(char: str) -> bool:
     return any(ord(char) in block for block in _CJK_BLOCKS)
 
 
-@dataclass(frozen=True, slots=True)
-class Comment:
+class Comment(NamedTuple):
     """A comment as typed and as normalized; reasons quote what the viewer typed."""
 
     original: str

@@ -21,6 +21,9 @@ class Kind(IntEnum):
     NOISE = 12  # thanks, particles: only in the lexicon, never a token
 
 
+# The records built for every comment (tokens, items, readings) are NamedTuples: as immutable
+# as frozen dataclasses, and about six times cheaper to build, which shows at thousands of
+# comments a second. Lineups, results and anything built once are frozen dataclasses.
 class Token(NamedTuple):
     kind: Kind
     start: int  # offsets in the normalized comment

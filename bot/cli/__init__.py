@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import db, parse, replay, serve, worker
+from bot.cli import db, demo, parse, replay, serve, simulate, worker
 from bot.cli.errors import CommandError
 
-COMMANDS = (serve, worker, db, parse, replay)
+COMMANDS = (demo, serve, worker, db, parse, replay, simulate)
 
 
 def build_parser() -> argparse.ArgumentParser:

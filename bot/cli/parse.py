@@ -17,13 +17,19 @@ from typing import Protocol, cast
 import orjson
 
 from bot.cli.errors import CommandError
-from parsers.compiled import CompiledLineup, compile_lineup
-from parsers.lineup import LineupError, read_lineup
-from parsers.parse import parse_comment
-from parsers.result import ParseResult
+from parsers import (
+    CompiledLineup,
+    LineupError,
+    ParseResult,
+    compile_lineup,
+    parse_comment,
+    read_lineup,
+)
 
-# Live comments repeat (`+1`, `A2+1`): a reading is remembered until this many are held.
+# Live comments repeat (`+1`, `A2+1`): the readings of short ones are remembered, until this
+# many are held.
 _REMEMBERED = 65536
+_SHORT = 200
 _CHUNK = 1 << 16
 
 Answer = Callable[[int, bytes], bytes]  # (line number, line in) -> line out
@@ -122,9 +128,9 @@ def answer_with(lineup: CompiledLineup, memory: int = _REMEMBERED) -> Answer:
         result = remembered.get((text, current))
         if result is None:
             result = parse_comment(text, lineup, current)
-            if len(remembered) >= memory:
-                remembered.clear()
-            if memory:
+            if memory and len(text) <= _SHORT:
+                if len(remembered) >= memory:
+                    remembered.clear()
                 remembered[text, current] = result
         return orjson.dumps(result.to_json(comment_id), option=orjson.OPT_APPEND_NEWLINE)
 
@@ -141,7 +147,7 @@ def read_comment(number: int, line: bytes) -> tuple[str | int | None, str, str |
         return error_line(None, f"line {number}: expected a JSON object")
     comment_id = data.get("id")
     if isinstance(comment_id, bool) or not isinstance(comment_id, str | int | None):
-        return error_line(None, f"line {number}: id must be a string or a number")
+        return error_line(None, f"line {number}: id must be a string or a whole number")
     text = data.get("text")
     if not isinstance(text, str):
         return error_line(comment_id, f"line {number}: text must be a string")

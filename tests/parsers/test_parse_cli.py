@@ -7,41 +7,25 @@ import io
 import json
 import select
 import subprocess
-import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.cli import parse as command
 from bot.cli.errors import CommandError
+from tests.cli import LIVECART, clean_env, livecart
 from tests.parsers.lineups import DATA, SHOP
 
-ROOT = Path(__file__).resolve().parents[2]
 LINEUP = str(DATA / "lineup.csv")
-# `livecart` with the parse command registered, whether or not bot/cli lists it yet.
-LIVECART = """
-import sys
-import bot.cli
-from bot.cli import parse
-if parse not in bot.cli.COMMANDS:
-    bot.cli.COMMANDS += (parse,)
-sys.exit(bot.cli.main(sys.argv[1:]))
-"""
 
 
-def livecart(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", LIVECART, *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        check=False,
-    )
+def parse(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    """`livecart parse ...` as a person or a program runs it."""
+    return livecart("parse", *args, env=clean_env(), cwd=DATA, stdin=stdin)
 
 
-def answers(lines: bytes) -> list[dict[str, object]]:
+def answers(lines: bytes) -> list[dict[str, Any]]:
     sink = io.BytesIO()
     command.stream_lines(io.BytesIO(lines), sink, command.answer_with(SHOP))
     return [json.loads(line) for line in sink.getvalue().decode().splitlines()]
@@ -68,6 +52,13 @@ def test_each_line_in_gets_its_line_out() -> None:
         },
         {"id": 3, "status": "none", "items": [], "reason": ""},
     ]
+
+
+def test_a_remembered_reading_is_for_its_product_on_screen() -> None:
+    line = b'{"id": 1, "text": "+2", "current": "%s"}\n'
+    out = answers(line % b"XL2" + line % b"mango" + line % b"XL2")
+    skus = [item["sku"] for line_out in out for item in line_out["items"]]
+    assert skus == ["XL2", "MANGO-BOX", "XL2"]
 
 
 def test_a_bad_line_gets_an_error_line_and_the_stream_goes_on() -> None:
@@ -100,7 +91,7 @@ def test_a_bad_line_gets_an_error_line_and_the_stream_goes_on() -> None:
     assert out[3]["reason"] == "line 4: expected a JSON object"
     assert out[4] == {"id": "c5", "status": "error", "reason": "line 5: text must be a string"}
     assert out[5]["reason"] == "line 6: current must be a keyword or null"
-    assert out[6]["reason"] == "line 7: id must be a string or a number"
+    assert out[6]["reason"] == "line 7: id must be a string or a whole number"
     assert out[6]["id"] is None
     assert out[7]["id"] == "c8"
 
@@ -135,10 +126,11 @@ def test_answers_are_flushed_whenever_the_input_pauses() -> None:
 
 def test_a_program_sees_each_answer_before_sending_the_next_comment() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-c", LIVECART, "parse", "--lineup", LINEUP],
+        [LIVECART, "parse", "--lineup", LINEUP],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        cwd=ROOT,
+        env=clean_env(),
+        cwd=DATA,
     )
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -158,7 +150,7 @@ def test_a_program_sees_each_answer_before_sending_the_next_comment() -> None:
 
 def test_the_corpus_streams_through_the_command() -> None:
     lines = (DATA / "comments.jsonl").read_text(encoding="utf-8").splitlines()
-    result = livecart("parse", "--lineup", LINEUP, stdin="\n".join(lines) + "\n")
+    result = parse("--lineup", LINEUP, stdin="\n".join(lines) + "\n")
     assert result.returncode == 0, result.stderr
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(out) == len(lines)
@@ -170,9 +162,9 @@ def test_the_corpus_streams_through_the_command() -> None:
 
 
 def test_text_prints_one_reading_for_a_person() -> None:
-    result = livecart("parse", "--lineup", LINEUP, "--text", "A1 紅 M +2")
+    result = parse("--lineup", LINEUP, "--text", "A1 紅 M +2")
     assert (result.returncode, result.stdout) == (0, "order: A1-RED-M x2\n")
-    review = livecart("parse", "--lineup", LINEUP, "--text", "紅+1", "--current", "A1")
+    review = parse("--lineup", LINEUP, "--text", "紅+1", "--current", "A1")
     assert review.stdout.splitlines() == [
         "review: A1 (on screen) needs a size (M/L)",
         "  could be: A1-RED-M x1",
@@ -188,7 +180,7 @@ def test_a_malformed_lineup_is_refused_with_its_line(tmp_path: Path) -> None:
         "B3,A2,皂,120,100,,,\n",
         encoding="utf-8",
     )
-    result = livecart("parse", "--lineup", str(lineup), stdin='{"id": 1, "text": "A2+1"}\n')
+    result = parse("--lineup", str(lineup), stdin='{"id": 1, "text": "A2+1"}\n')
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr == f"livecart: lineup {lineup} line 3: SKU A2 is already on line 2\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opencc import OpenCC
@@ -195,19 +196,43 @@ def test_no_text_at_all_crashes(text: str, current: str | None) -> None:
     check_well_formed(parse_comment(text, SHOP, current), SKUS["shop"])
 
 
+def both_readings(
+    text: str, current: str | None, lineup: CompiledLineup
+) -> tuple[ParseResult | None, ParseResult]:
+    comment = Comment.of(text)
+    tokens = tokenize(comment.normalized, lineup)
+    on_screen = lineup.find(current) if current else None
+    full = read_fully(comment, tokens, lineup, on_screen, current)
+    return read_plainly(tokens, lineup, on_screen), full
+
+
 @settings(max_examples=600, deadline=None)
 @given(comments, currents, lineup_names)
 def test_the_shortcut_reads_as_the_full_path(
     text: str, current: str | None, lineup_name: str
 ) -> None:
-    lineup = LINEUPS[lineup_name]
-    comment = Comment.of(text)
-    tokens = tokenize(comment.normalized, lineup)
-    on_screen = lineup.find(current) if current else None
-    plain = read_plainly(tokens, lineup, on_screen)
+    plain, full = both_readings(text, current, LINEUPS[lineup_name])
     if plain is not None:
-        full = read_fully(comment, tokens, lineup, on_screen, current)
-        assert (plain.status, plain.items) == (full.status, full.items)
+        assert plain == full
+
+
+@pytest.mark.parametrize(
+    ("text", "current"),
+    [
+        ("XL2+1", None),
+        ("+2", "XL2"),
+        ("收 mango", None),
+        ("取消芒果", None),
+        ("xl2 3", None),
+        ("mine", "XL2"),
+        ("-1", "芒果"),
+        ("和牛 x2 謝謝", None),
+    ],
+)
+def test_the_commonest_comments_take_the_shortcut(text: str, current: str | None) -> None:
+    plain, full = both_readings(text, current, SHOP)
+    assert full.status == "order"
+    assert plain == full
 
 
 # Orders of one product, written in the ways of parsing.md, with an explicit quantity.

@@ -1,0 +1,151 @@
+"""Pipeline benchmark: comments per second from the queue to committed orders.
+
+  naive    one comment at a time, one commit each (how a simple bot would do it)
+  batched  livecart's way: a batch of deliveries, two transactions, pipelined stock calls
+on the SQL stock (SQLite, the embedded default) and the Redis stock (Redis Streams queue and Lua
+counters, with SQLite or PostgreSQL as the record).
+
+    python -m benchmarks.pipeline [--comments 20000] [--postgres URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from redis.asyncio import Redis
+
+from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
+from bot.live_sessions import LiveSpec, start_live
+from bot.loop import run_async
+from bot.pipeline import Pipeline
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+
+PAGE, VIDEO = "111", "222"
+SKUS = [f"K{n}" for n in range(1, 21)]
+LINEUP = "keyword,sku,name,price,stock,variant,aliases,max_per_buyer\n" + "".join(
+    f"{sku},{sku},Item {sku},100,1000000,,,\n" for sku in SKUS
+)
+TEXTS = ["{k}+1", "{k} x2", "{k}+1 謝謝", "我要{k}", "{k} 兩個", "+1", "好漂亮", "{k}還有嗎?"]
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    backend: str
+    mode: str
+    comments: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.comments / self.seconds
+
+
+def _bodies(count: int, per_delivery: int) -> list[bytes]:
+    rng = random.Random(7)
+    bodies = []
+    for d in range(0, count, per_delivery):
+        changes = [
+            facebook_comment(
+                page_id=PAGE, video_id=VIDEO, comment=f"{d + k}",
+                text=rng.choice(TEXTS).format(k=rng.choice(SKUS)),
+                author_id=f"v{rng.randrange(count // 4 + 1)}", author_name="Viewer",
+            )
+            for k in range(min(per_delivery, count - d))
+        ]
+        bodies.append(signed_body(envelope("page", [(PAGE, changes)]), "bench")[0])
+    return bodies
+
+
+async def _measure(settings: Settings, backend: str, mode: str, comments: int) -> Result:
+    async with open_runtime(settings, migrate=True) as runtime:
+        async with runtime.sessions.begin() as session:
+            live = await start_live(session, LiveSpec("facebook", PAGE, LINEUP, video_id=VIDEO))
+            live.current_keyword = "K1"
+        per_delivery = 1 if mode == "naive" else 5
+        for body in _bodies(comments, per_delivery):
+            await runtime.queue.put(body)
+        started = time.perf_counter()
+        await (_naive if mode == "naive" else _batched)(runtime)
+        return Result(backend, mode, comments, time.perf_counter() - started)
+
+
+async def _naive(runtime: Runtime) -> None:
+    pipeline = Pipeline.for_runtime(runtime)
+    while deliveries := await runtime.queue.take("bench", 1, 0):
+        await pipeline.handle(deliveries)
+        await runtime.queue.ack([d.id for d in deliveries])
+
+
+async def _batched(runtime: Runtime) -> None:
+    pipeline = Pipeline.for_runtime(runtime)
+    while deliveries := await runtime.queue.take("bench", 200, 0):
+        await pipeline.handle(deliveries)
+        await runtime.queue.ack([d.id for d in deliveries])
+
+
+async def _clean_redis(url: str, prefix: str) -> None:
+    redis = Redis.from_url(url)
+    keys = [key async for key in redis.scan_iter(match=f"{prefix}*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def _run(args: argparse.Namespace) -> list[Result]:
+    results = []
+    with tempfile.TemporaryDirectory() as folder:
+        for backend in ("sql", "redis"):
+            for mode in ("naive", "batched"):
+                prefix = f"bench-pipeline-{os.getpid()}-{backend}-{mode}"
+                database = args.postgres if (args.postgres and backend == "redis") else (
+                    f"sqlite+aiosqlite:///{Path(folder) / f'{backend}-{mode}.db'}"
+                )
+                settings = Settings(
+                    database_url=database,
+                    redis_url=args.redis if backend == "redis" else None,
+                    redis_prefix=prefix,
+                    log_level="WARNING",
+                )
+                count = args.comments if mode == "batched" else args.comments // 4
+                print(f"  {backend:<6} {mode:<8} {count} comments ...", file=sys.stderr)
+                results.append(await _measure(settings, backend, mode, count))
+                if backend == "redis":
+                    await _clean_redis(args.redis, prefix)
+    return results
+
+
+def _table(results: list[Result]) -> str:
+    naive = {r.backend: r.per_second for r in results if r.mode == "naive"}
+    lines = [
+        "Pipeline: comments/s from queue to committed order",
+        "| stock backend | mode | comments | seconds | comments/s | vs naive |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        lines.append(
+            f"| {r.backend} | {r.mode} | {r.comments:,} | {r.seconds:.1f} | "
+            f"{r.per_second:,.0f} | {r.per_second / naive[r.backend]:.1f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--comments", type=int, default=20000)
+    parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
+    parser.add_argument("--postgres", help="use this PostgreSQL database as the record for Redis")
+    args = parser.parse_args()
+    print(_table(run_async(_run(args))))
+
+
+if __name__ == "__main__":
+    main()

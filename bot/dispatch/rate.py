@@ -1,0 +1,95 @@
+"""Token buckets: at most `rate` sends per second per key (a Page, an Instagram account), with
+short bursts of up to `burst`.
+
+`TokenBucket` is pure (the caller passes the time); `RateLimiter` keeps one bucket per key and
+makes callers wait their turn, first come first served, on an injected clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
+
+# A waiter wakes at least this often to notice that it should give up (a held Page, a stop).
+MAX_NAP = 0.1
+# Refill arithmetic leaves 0.9999999...: that is a whole token, not a wait of 1e-17 s.
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class Pace:
+    """How fast one key may go right now."""
+
+    rate: float  # sends per second
+    burst: float  # sends allowed at once after a quiet spell (at least 1)
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError(f"a pace needs rate > 0 and burst >= 1 (got {self})")
+
+
+def pace_for(rate: float, burst_seconds: float) -> Pace:
+    """The pace at `rate` whose burst is `burst_seconds` worth of sends (never below one)."""
+    return Pace(rate, max(1.0, rate * burst_seconds))
+
+
+class TokenBucket:
+    """Tokens refill at the pace's rate up to its burst; a send takes one."""
+
+    __slots__ = ("_tokens", "_updated")
+
+    def __init__(self, now: float, tokens: float = 1.0) -> None:
+        self._tokens = tokens
+        self._updated = now
+
+    def try_take(self, now: float, pace: Pace) -> float:
+        """Take a token and return 0, or take nothing and return the seconds until one is due.
+
+        The pace is given on every call, so a slowed Page's bucket refills slower at once.
+        """
+        elapsed = max(0.0, now - self._updated)
+        self._tokens = min(pace.burst, self._tokens + elapsed * pace.rate)
+        self._updated = now
+        if self._tokens >= 1.0 - _EPSILON:
+            self._tokens = max(0.0, self._tokens - 1.0)
+            return 0.0
+        return (1.0 - self._tokens) / pace.rate
+
+
+class RateLimiter:
+    def __init__(
+        self,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self._buckets: dict[Hashable, TokenBucket] = {}
+        self._turns: dict[Hashable, asyncio.Lock] = {}
+
+    async def acquire(
+        self,
+        key: Hashable,
+        pace: Callable[[], Pace],
+        *,
+        give_up: Callable[[], bool] = lambda: False,
+    ) -> bool:
+        """Wait for a token of `key`'s bucket; False when `give_up()` turned true meanwhile.
+
+        Waiters queue on a lock, so they are served in arrival order and only the first one
+        polls the bucket. `pace` is read again on every wake: a change applies at once.
+        """
+        turn = self._turns.setdefault(key, asyncio.Lock())
+        async with turn:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(self._clock(), pace().burst)
+            while not give_up():
+                wait = bucket.try_take(self._clock(), pace())
+                if wait <= 0:
+                    return True
+                await self._sleep(min(wait, MAX_NAP))
+            return False

@@ -1,0 +1,439 @@
+"""The reply dispatcher: sends `reply` and `public_reply` outbox rows through the Graph API.
+
+Many calls are in flight at once, but each Page (or Instagram account) has its own token bucket
+and its own pace: halved while Meta reports 80% of a limit, held at 95% and while throttled,
+held while its token is refused. Every answer decides the row's fate (platforms.md §2):
+
+- sent, or 10900 (the buyer already has it): `sent`;
+- throttled: the Page is held (Meta's regain time, or backoff from ~60 s) and the row requeued
+  without counting a failure;
+- temporary errors: retried with exponential backoff and jitter;
+- terminal errors: `failed`, never retried; a refused token also marks the Page, alerts staff
+  once per incident and holds the Page's other rows until the token changes.
+
+Rows are leased while they are handled, so several dispatchers (processes) can run side by side
+and a crashed one's rows come back when their lease runs out (a reply that did go out then
+answers 10900 and is marked sent). Nothing here stops the loop: every failure is logged and the
+loop goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.dispatch.alerts import token_refused_alert
+from bot.dispatch.backoff import Backoff
+from bot.dispatch.outcomes import (
+    Failed,
+    Outcome,
+    OutcomeWriter,
+    Release,
+    Retry,
+    Sent,
+    TokenRefused,
+)
+from bot.dispatch.pacing import PacingPolicy, PagePace
+from bot.dispatch.rate import Pace, RateLimiter, pace_for
+from bot.dispatch.reply_jobs import (
+    REPLY_KINDS,
+    Lane,
+    MalformedRow,
+    ReplyJob,
+    Verdict,
+    judge,
+    page_of_partition,
+    read_job,
+)
+from bot.dispatch.timing import pause
+from bot.dispatch.tokens import PageKey, PageTokens, TokenState
+from bot.graph import GraphClient, GraphError, GraphFailure, Usage
+from bot.settings import Settings
+from storage.db import SessionFactory
+from storage.outbox import ClaimedMessage, claim_due, instagram_live_comments
+from storage.types import utcnow
+
+log = logging.getLogger("livecart.dispatch")
+IDLE_AFTER_ERROR = 2.0
+RETRY_BACKOFF = Backoff(first=2.0, cap=300.0)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPolicy:
+    concurrency: int = 256  # rows claimed and not finished, over all Pages
+    lookahead: float = 1.5  # seconds of sends a Page may have claimed ahead of its bucket
+    lease: timedelta = timedelta(seconds=60)
+    poll: float = 0.25  # seconds between looks at the outbox when there is nothing to take
+    burst_seconds: float = 0.1  # a Page's burst: this many seconds' worth of sends
+    retry: Backoff = RETRY_BACKOFF
+    unclassified_attempts: int = 5  # codes platforms.md does not list: this many tries
+    reply_window: timedelta = timedelta(days=7)  # Meta's private reply window
+    token_recheck: timedelta = timedelta(seconds=60)  # how often a refused Page is looked at
+    pacing: PacingPolicy = field(default_factory=PacingPolicy)
+
+
+@dataclass(frozen=True, slots=True)
+class _Ready:
+    """A claimed row that may be sent, with the token to send it with."""
+
+    job: ReplyJob
+    token: str
+
+
+_Planned = tuple[ClaimedMessage, _Ready | Outcome]
+
+
+class ReplyDispatcher:
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        graph: GraphClient,
+        settings: Settings,
+        *,
+        policy: ReplyPolicy | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], datetime] = utcnow,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._graph = graph
+        self._policy = policy or ReplyPolicy()
+        self._rates: dict[Lane, float] = {
+            "standard": settings.reply_rate_per_page,
+            "live": settings.reply_rate_instagram_live,
+        }
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
+        self._limiter = RateLimiter(clock=clock, sleep=sleep)
+        self._tokens = PageTokens(settings.meta_page_token)
+        self._writer = OutcomeWriter(sessions)
+        self._paces: dict[str, PagePace] = {}
+        self._queued: Counter[str] = Counter()  # partition -> rows claimed, not finished
+        self._live_pages: set[str] = set()  # pages whose last row was an Instagram live reply
+        self._stopping = False
+
+    # --- running ----------------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Send until `stop` is set; then give back rows still waiting and finish the rest."""
+        log.info(
+            "reply dispatcher started: %.0f/s per Page, %.0f/s per Instagram account on live",
+            self._rates["standard"],
+            self._rates["live"],
+        )
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                room = self._policy.concurrency - len(in_flight)
+                started = await self._start(room, in_flight) if room > 0 else 0
+                if started == 0:
+                    # Nothing due, every Page busy, or no room: look again a moment later.
+                    await pause(stop, self._policy.poll)
+        finally:
+            self._stopping = True
+            await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._writer.close()
+            self._stopping = False
+        log.info("reply dispatcher stopped")
+
+    async def drain_once(self) -> int:
+        """Claim one batch, send it, record every outcome; returns how many rows were claimed."""
+        try:
+            planned = await self._claim(self._policy.concurrency)
+            await asyncio.gather(*(self._handle(message, plan) for message, plan in planned))
+        finally:
+            await self._writer.close()
+        return len(planned)
+
+    async def _start(self, room: int, in_flight: set[asyncio.Task[None]]) -> int:
+        try:
+            planned = await self._claim(room)
+        except Exception:
+            log.exception("could not claim replies from the outbox; trying again shortly")
+            await asyncio.sleep(IDLE_AFTER_ERROR)
+            return 0
+        for message, plan in planned:
+            task = asyncio.create_task(self._handle(message, plan), name=f"reply-{message.id}")
+            in_flight.add(task)
+            task.add_done_callback(in_flight.discard)
+        return len(planned)
+
+    # --- claiming ---------------------------------------------------------------------------
+
+    async def _claim(self, limit: int) -> list[_Planned]:
+        async with self._sessions.begin() as session:
+            claimed = await claim_due(
+                session,
+                REPLY_KINDS,
+                limit=limit,
+                lease=self._policy.lease,
+                now=self._wall_clock(),
+                skip_partitions=self._busy_partitions(),
+            )
+            if not claimed:
+                return []
+            jobs = [_read(message) for message in claimed]
+            readable = [job for job in jobs if isinstance(job, ReplyJob)]
+            tokens = await self._tokens.resolve(session, {job.page for job in readable})
+            instagram_live = await instagram_live_comments(
+                session, [j.comment_id for j in readable if j.public and j.platform == "instagram"]
+            )
+        planned = [
+            (message, self._plan(message, job, tokens, instagram_live))
+            for message, job in zip(claimed, jobs, strict=True)
+        ]
+        for message, _ in planned:
+            self._queued[message.partition] += 1
+        return planned
+
+    def _plan(
+        self,
+        message: ClaimedMessage,
+        job: ReplyJob | MalformedRow,
+        tokens: dict[PageKey, TokenState],
+        instagram_live: set[str],
+    ) -> _Ready | Outcome:
+        if isinstance(job, MalformedRow):
+            log.error("reply %s cannot be sent: %s", message.id, job)
+            return Failed(message.id, f"malformed reply row: {job}")
+        if (
+            job.public
+            and job.platform == "instagram"
+            and (job.live_comment or job.comment_id in instagram_live)
+        ):
+            return Failed(job.message.id, "Instagram live comments cannot be replied to publicly")
+        state = tokens[job.page]
+        if state.held or state.token is None:
+            return self._hold_for_token(job, state)
+        if job.lane == "live":
+            self._live_pages.add(job.page_id)
+        else:
+            self._live_pages.discard(job.page_id)
+        return _Ready(job, state.token)
+
+    def _hold_for_token(self, job: ReplyJob, state: TokenState) -> Release:
+        why = "has no access token" if state.token is None else "has a refused access token"
+        log.warning("%s %s %s: its replies are held", job.platform, job.page_id, why)
+        return Release(
+            job.message.id,
+            self._wall_clock() + self._policy.token_recheck,
+            hold_partition=job.message.partition,
+            hold_kinds=REPLY_KINDS,
+        )
+
+    def _busy_partitions(self) -> list[str]:
+        """Partitions not to claim from now: held Pages and Pages with a full queue."""
+        now = self._clock()
+        busy = {
+            f"page:{page_id}"
+            for page_id, pace in self._paces.items()
+            if pace.held_until(now) is not None
+        }
+        for partition, queued in self._queued.items():
+            if queued >= self._queue_cap(page_of_partition(partition)):
+                busy.add(partition)
+        return sorted(busy)
+
+    def _queue_cap(self, page_id: str) -> int:
+        lane: Lane = "live" if page_id in self._live_pages else "standard"
+        rate = self._rates[lane] * self._pace(page_id).factor
+        return max(2, math.ceil(rate * self._policy.lookahead))
+
+    # --- sending ----------------------------------------------------------------------------
+
+    async def _handle(self, message: ClaimedMessage, plan: _Ready | Outcome) -> None:
+        try:
+            outcome = await self._send(plan) if isinstance(plan, _Ready) else plan
+        except Exception as error:
+            log.exception("reply %s: unexpected failure; it will be retried", message.id)
+            outcome = self._retry(message, f"{type(error).__name__}: {error}")
+        finally:
+            self._queued[message.partition] -= 1
+            if self._queued[message.partition] <= 0:
+                del self._queued[message.partition]
+        try:
+            await self._writer.record(outcome)
+        except Exception:
+            log.exception(
+                "could not record the outcome of reply %s; it comes back after its lease",
+                message.id,
+            )
+
+    async def _send(self, ready: _Ready) -> Outcome:
+        job = ready.job
+        pace = self._pace(job.page_id)
+        allowed = await self._limiter.acquire(
+            (job.page_id, job.lane),
+            lambda: self._current_pace(job, pace),
+            give_up=lambda: self._must_wait(ready, pace),
+        )
+        if not allowed:
+            return self._give_back(ready, pace)
+        try:
+            usage = await self._call(ready)
+        except GraphFailure as failure:
+            if isinstance(failure, GraphError):
+                self._observe(job, pace, failure.usage)
+            return self._after_failure(ready, pace, failure)
+        self._observe(job, pace, usage)
+        pace.succeeded()
+        return Sent(job.message.id)
+
+    async def _call(self, ready: _Ready) -> Usage:
+        job = ready.job
+        if job.public:
+            reply = await self._graph.public_reply(
+                job.comment_id, ready.token, job.text, platform=job.platform
+            )
+            return reply.usage
+        sent = await self._graph.private_reply(job.page_id, ready.token, job.comment_id, job.text)
+        return sent.usage
+
+    def _current_pace(self, job: ReplyJob, pace: PagePace) -> Pace:
+        return pace_for(self._rates[job.lane] * pace.factor, self._policy.burst_seconds)
+
+    def _must_wait(self, ready: _Ready, pace: PagePace) -> bool:
+        return (
+            self._stopping
+            or pace.held_until(self._clock()) is not None
+            or self._tokens.is_refused(ready.job.page, ready.token)
+        )
+
+    def _give_back(self, ready: _Ready, pace: PagePace) -> Release:
+        """A row that waited for its turn and may not go now: back to the outbox, untried."""
+        message = ready.job.message
+        if self._tokens.is_refused(ready.job.page, ready.token):
+            return Release(message.id, self._wall_clock() + self._policy.token_recheck)
+        until = pace.held_until(self._clock())
+        return Release(message.id, self._wall_clock() if until is None else self._wall_at(until))
+
+    def _observe(self, job: ReplyJob, pace: PagePace, usage: Usage) -> None:
+        percent = _highest(usage.app_percent, usage.business_percent(job.page_id))
+        was_held, was_slowed = pace.held_until(self._clock()) is not None, pace.slowed
+        pace.observe_usage(percent, usage.regain_after, self._clock())
+        held = pace.held_until(self._clock())
+        if held is not None and not was_held:
+            log.warning(
+                "%s %s is at %.0f%% of Meta's limit: held for %.0f s",
+                job.platform,
+                job.page_id,
+                percent or 0,
+                held - self._clock(),
+            )
+        elif pace.slowed != was_slowed:
+            log.info(
+                "%s %s at %.0f%% of Meta's limit: %s",
+                job.platform,
+                job.page_id,
+                percent or 0,
+                "sending at half rate" if pace.slowed else "back to full rate",
+            )
+
+    # --- deciding after a failure -----------------------------------------------------------
+
+    def _after_failure(self, ready: _Ready, pace: PagePace, failure: GraphFailure) -> Outcome:
+        job = ready.job
+        message = job.message
+        verdict = judge(failure)
+        if verdict is Verdict.THROTTLED:
+            return self._throttled(job, pace, failure)
+        if verdict is Verdict.ALREADY_SENT:
+            log.info("reply %s: comment %s already had its reply", message.id, job.comment_id)
+            return Sent(message.id)
+        if verdict is Verdict.TOKEN_REFUSED:
+            return self._token_refused(ready, failure)
+        if verdict is Verdict.TERMINAL:
+            log.warning("reply %s to comment %s failed: %s", message.id, job.comment_id, failure)
+            return Failed(message.id, str(failure))
+        if verdict is Verdict.RETRYABLE and not self._too_old(message):
+            return self._retry(message, str(failure))
+        if (
+            verdict is Verdict.UNCLASSIFIED
+            and message.attempts < self._policy.unclassified_attempts
+        ):
+            return self._retry(message, str(failure))
+        log.warning(
+            "reply %s: giving up after %d attempts: %s", message.id, message.attempts, failure
+        )
+        return Failed(message.id, f"gave up after {message.attempts} attempts: {failure}")
+
+    def _throttled(self, job: ReplyJob, pace: PagePace, failure: GraphFailure) -> Release:
+        was_held = pace.held_until(self._clock()) is not None
+        until = pace.throttled(failure.retry_after, self._clock())
+        if not was_held:
+            log.warning(
+                "%s %s is throttled by Meta (%s): nothing is sent to it for %.0f s",
+                job.platform,
+                job.page_id,
+                failure,
+                until - self._clock(),
+            )
+        return Release(
+            job.message.id,
+            self._wall_at(until),
+            hold_partition=job.message.partition,
+            hold_kinds=REPLY_KINDS,
+        )
+
+    def _token_refused(self, ready: _Ready, failure: GraphFailure) -> Outcome:
+        job = ready.job
+        if not self._tokens.refuse(job.page, ready.token):
+            # Another row already reported this token: this one waits for the renewal.
+            return Release(job.message.id, self._wall_clock() + self._policy.token_recheck)
+        log.error(
+            "%s %s: Meta refused the access token (%s); its replies are held until it is renewed",
+            job.platform,
+            job.page_id,
+            failure,
+        )
+        now = self._wall_clock()
+        return TokenRefused(
+            id=job.message.id,
+            error=str(failure),
+            platform=job.platform,
+            page_id=job.page_id,
+            alert=token_refused_alert(job.platform, job.page_id, ready.token, str(failure), now),
+            hold_partition=job.message.partition,
+            hold_kinds=REPLY_KINDS,
+            hold_until=now + self._policy.token_recheck,
+        )
+
+    def _retry(self, message: ClaimedMessage, error: str) -> Retry:
+        wait = self._policy.retry.delay(message.attempts, self._rng)
+        log.info("reply %s: %s; retrying in %.1f s", message.id, error, wait)
+        return Retry(message.id, self._wall_clock() + timedelta(seconds=wait), error)
+
+    def _too_old(self, message: ClaimedMessage) -> bool:
+        return self._wall_clock() - message.created_at > self._policy.reply_window
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _pace(self, page_id: str) -> PagePace:
+        pace = self._paces.get(page_id)
+        if pace is None:
+            pace = self._paces[page_id] = PagePace(self._policy.pacing)
+        return pace
+
+    def _wall_at(self, monotonic: float) -> datetime:
+        return self._wall_clock() + timedelta(seconds=max(0.0, monotonic - self._clock()))
+
+
+def _read(message: ClaimedMessage) -> ReplyJob | MalformedRow:
+    try:
+        return read_job(message)
+    except MalformedRow as problem:
+        return problem
+
+
+def _highest(*values: float | None) -> float | None:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None

@@ -1,0 +1,433 @@
+"""The reply dispatcher against the fake Graph API on a real port, with real outbox rows in
+SQLite and PostgreSQL. What is asserted is what the fake received and what the rows say."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import statistics
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+
+import aiohttp
+import pytest
+from sqlalchemy import update
+
+from bot.dispatch.replies import ReplyDispatcher, ReplyPolicy
+from bot.fakes.graph_api import FakeGraph
+from bot.graph import GraphClient
+from bot.settings import Settings
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.models import OutboxMessage, Page
+from storage.outbox import claim_due
+from tests.dispatch.support import (
+    APP_SECRET,
+    FAST,
+    IG,
+    OTHER_PAGE,
+    PAGE,
+    TOKEN,
+    add_page,
+    add_replies,
+    all_sent,
+    max_in_window,
+    page_row,
+    rows,
+    running,
+    statuses,
+    wait_for,
+)
+
+pytestmark = pytest.mark.usefixtures("pages")
+MakeSettings = Callable[..., Settings]
+
+
+def dispatcher(
+    sessions: SessionFactory,
+    graph: GraphClient,
+    settings: Settings,
+    policy: ReplyPolicy = FAST,
+) -> ReplyDispatcher:
+    return ReplyDispatcher(sessions, graph, settings, policy=policy)
+
+
+def comments(prefix: str, count: int) -> list[str]:
+    return [f"{prefix}_{n}" for n in range(count)]
+
+
+def message_posts(fake: FakeGraph, page_id: str) -> list[float]:
+    """When each private reply request to the Page arrived at the fake."""
+    return [
+        r.time
+        for r in fake.requests_for(page_id)
+        if r.method == "POST" and r.path.endswith("/messages")
+    ]
+
+
+def median_gap(times: list[float]) -> float:
+    ordered = sorted(times)
+    return statistics.median(later - earlier for earlier, later in itertools.pairwise(ordered))
+
+
+def one_message_each(fake: FakeGraph, expected: list[str]) -> None:
+    received = Counter(m.comment_id for m in fake.messages)
+    assert sorted(received) == sorted(expected)
+    assert set(received.values()) == {1}
+
+
+# --- one reply per row --------------------------------------------------------------------
+
+
+async def test_two_dispatchers_send_each_reply_exactly_once(
+    sessions: SessionFactory,
+    database_url: str,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+) -> None:
+    expected = comments("p", 150) + comments("o", 150)
+    await add_replies(sessions, PAGE, expected[:150])
+    await add_replies(sessions, OTHER_PAGE, expected[150:])
+    fake.set_latency(0.002, 0.02)  # calls overlap, so the two really race for rows
+    settings = make_settings(reply_rate_per_page=1000.0)
+    # Two "processes": each with an engine (a connection pool) and a dispatcher of its own.
+    engines = [create_engine(database_url) for _ in range(2)]
+    senders = [dispatcher(session_factory(e), graph, settings) for e in engines]
+    try:
+        async with running(*senders):
+            await wait_for(all_sent(sessions), timeout=30, what="all 300 replies sent")
+    finally:
+        for engine in engines:
+            await engine.dispose()
+    one_message_each(fake, expected)
+    # Not even a duplicate attempt answered 10900: the claims never overlapped.
+    assert len(message_posts(fake, PAGE)) + len(message_posts(fake, OTHER_PAGE)) == 300
+    assert all(row.attempts == 1 and row.sent_at is not None for row in await rows(sessions))
+
+
+async def test_a_crashed_senders_rows_come_back_and_are_not_sent_twice(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    expected = comments("c", 20)
+    await add_replies(sessions, PAGE, expected)
+    # The crashed process: it leased ten rows, got five replies out, then died before
+    # recording anything.
+    async with sessions.begin() as session:
+        leased = await claim_due(session, ("reply",), limit=10, lease=timedelta(milliseconds=500))
+    for message in leased[:5]:
+        await graph.private_reply(
+            PAGE, TOKEN, message.payload["comment_id"], message.payload["text"]
+        )
+    survivor = dispatcher(sessions, graph, make_settings(reply_rate_per_page=500.0))
+    assert await survivor.drain_once() == 10  # the rows nobody holds
+    assert await survivor.drain_once() == 0  # the dead process's lease still stands
+    await asyncio.sleep(0.55)
+    assert await survivor.drain_once() == 10
+    assert await statuses(sessions) == {"sent": 20}
+    one_message_each(fake, expected)
+    refused = [r for r in fake.requests_for(PAGE) if r.status == 400]
+    assert len(refused) == 5  # the five that had gone out answered 10900 and count as sent
+
+
+# --- pace -----------------------------------------------------------------------------------
+
+
+async def test_the_rate_per_page_holds_at_the_fake(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    policy = dataclasses.replace(FAST, burst_seconds=0.1)  # burst: 2 at 20/s
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=20.0), policy)
+    # Warm up (connections, compiled statements): the fake shares this event loop, and a
+    # first-call stall would bunch its arrival times.
+    await add_replies(sessions, OTHER_PAGE, ["warm_up"])
+    await sender.drain_once()
+    await add_replies(sessions, PAGE, comments("c", 60))
+    fake.set_latency(0.01, 0.05)
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=20, what="60 replies sent")
+    times = message_posts(fake, PAGE)
+    assert len(times) == 60
+    for window in (0.25, 0.5, 1.0, 2.0):
+        # At most the burst plus the rate over any window, with one more for where the window
+        # cuts and one for arrival jitter.
+        assert max_in_window(times, window) <= 20 * window + 2 + 2, window
+    # Near the configured rate, not just slower (the median gap shrugs off event loop stalls).
+    assert 0.045 <= median_gap(times) <= 0.06
+
+
+async def test_an_instagram_live_uses_its_own_faster_rate(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, IG, comments("live", 30), platform="instagram", live_comment=True)
+    await add_replies(sessions, IG, comments("post", 4), platform="instagram")
+    settings = make_settings(reply_rate_per_page=4.0, reply_rate_instagram_live=100.0)
+    sender = dispatcher(sessions, graph, settings)
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=20, what="Instagram replies sent")
+    live = [m.received_at for m in fake.messages if m.comment_id.startswith("live")]
+    posts = [m.received_at for m in fake.messages if m.comment_id.startswith("post")]
+    assert max(live) - min(live) < 1.0  # 30 live replies well above 4/s
+    assert max(posts) - min(posts) >= 0.7  # the post replies kept to 4/s (3 gaps of 0.25 s)
+
+
+async def test_a_throttled_page_gets_no_call_until_meta_says_and_others_go_on(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, comments("p", 20))
+    await add_replies(sessions, OTHER_PAGE, comments("o", 40))
+    fake.throttle(PAGE, seconds=1.0, regain_minutes=1.0 / 60)  # "regain access in 1 s"
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=40.0))
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=20, what="all replies sent")
+    throttled = [r.time for r in fake.requests_for(PAGE) if r.status == 400]
+    accepted = [r.time for r in fake.requests_for(PAGE) if r.status == 200]
+    assert throttled, "the page was never throttled"
+    # Only the calls already in flight when the first 80001 came back hit the throttle...
+    assert max(throttled) - min(throttled) < 0.3
+    # ...and the next call came after Meta's regain time, so it was not throttled again.
+    assert min(accepted) >= max(throttled) + 1.0 - 0.02
+    assert len(accepted) == 20
+    other = [m.received_at for m in fake.messages if m.page_id == OTHER_PAGE]
+    assert any(min(throttled) < t < min(accepted) for t in other)  # the other page went on
+    # Requeued while throttled without counting as a failed attempt.
+    assert {row.attempts for row in await rows(sessions)} == {1}
+
+
+async def test_usage_at_95_percent_holds_the_page(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, comments("c", 30))
+    fake.set_usage(page_pct=96, regain_minutes=1.2 / 60, page_id=PAGE)
+    policy = dataclasses.replace(FAST, burst_seconds=0.1)  # burst: 5 at 50/s
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=50.0), policy)
+    async with running(sender):
+        await asyncio.sleep(1.0)
+        early = message_posts(fake, PAGE)
+        fake.set_usage(page_pct=10, page_id=PAGE)
+        await wait_for(all_sent(sessions), timeout=20, what="replies sent once usage fell")
+    # Unheld, 50/s would have sent all 30 in 0.6 s; held, only what left before the first answer.
+    assert 1 <= len(early) <= 8
+    assert max(early) - min(early) < 0.2
+    later = sorted(set(message_posts(fake, PAGE)) - set(early))
+    assert min(later) >= min(early) + 1.2 - 0.05  # nothing until Meta's regain time
+
+
+async def test_usage_at_80_percent_halves_the_rate(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, comments("p", 40))
+    await add_replies(sessions, OTHER_PAGE, comments("o", 40))
+    fake.set_usage(page_pct=85, page_id=PAGE)
+    fake.set_usage(page_pct=20, page_id=OTHER_PAGE)
+    policy = dataclasses.replace(FAST, burst_seconds=0.05)  # burst: 2 at 40/s
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=40.0), policy)
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=20, what="all replies sent")
+    slowed, normal = message_posts(fake, PAGE), message_posts(fake, OTHER_PAGE)
+    # Half of 40/s once the first answer said 85% (plus the burst and one for jitter)...
+    assert max_in_window(slowed[3:], 1.0) <= 20 + 2 + 1
+    assert median_gap(slowed) >= 0.045
+    # ...while the other page kept its full rate.
+    assert median_gap(normal) <= 0.03
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+async def test_a_refused_token_fails_one_row_alerts_once_and_holds_the_page(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, comments("p", 10))
+    await add_replies(sessions, OTHER_PAGE, comments("o", 5))
+    fake.revoke_token(PAGE)
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=50.0))
+    async with running(sender):
+
+        async def page_refused() -> bool:
+            page = await page_row(sessions, PAGE)
+            return page.token_invalid_at is not None and len(fake.messages) == 5
+
+        await wait_for(page_refused, timeout=10, what="the token marked refused")
+        calls_then = len(fake.requests_for(PAGE))
+        await asyncio.sleep(1.0)  # several rechecks: the same token is still refused
+        assert len(fake.requests_for(PAGE)) == calls_then
+        found = {r.payload["comment_id"]: r.status for r in await rows(sessions, "reply")}
+        assert sorted(found.values()).count("failed") == 1
+        assert sorted(found.values()).count("pending") == 9
+        (alert,) = await rows(sessions, "staff_alert")
+        assert alert.payload["alert"] == "token_invalid"
+        assert PAGE in alert.payload["text"] and TOKEN not in str(alert.payload)
+        (failed,) = [r for r in await rows(sessions, "reply") if r.status == "failed"]
+        assert "190" in (failed.last_error or "")
+
+        # Staff renew the token: the held replies go out, the mark is cleared.
+        fake.add_page(PAGE, "renewed-token")
+        async with sessions.begin() as session:
+            await session.execute(
+                update(Page).where(Page.page_id == PAGE).values(access_token="renewed-token")
+            )
+
+        async def renewed_sent() -> bool:
+            return (await statuses(sessions)).get("sent", 0) == 14
+
+        await wait_for(renewed_sent, timeout=10, what="held replies sent after renewal")
+    assert (await page_row(sessions, PAGE)).token_invalid_at is None
+    assert len(await rows(sessions, "staff_alert")) == 1
+
+
+async def test_a_page_without_a_row_uses_meta_page_token_and_is_marked_when_refused(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    fake.add_page("555", "env-token")
+    await add_replies(sessions, "555", comments("e", 3))
+    sender = dispatcher(sessions, graph, make_settings(meta_page_token="env-token"))
+    assert await sender.drain_once() == 3
+    assert await statuses(sessions) == {"sent": 3}
+    fake.revoke_token("555")
+    await add_replies(sessions, "555", comments("f", 1))
+    assert await sender.drain_once() == 1
+    assert await statuses(sessions) == {"sent": 3, "failed": 1}
+    assert (await page_row(sessions, "555")).token_invalid_at is not None
+    # A restarted process (nothing in memory) still holds the Page: the alert remembers the
+    # refused token. A new token in the environment lets the replies go again.
+    await add_replies(sessions, "555", comments("g", 2))
+    restarted = dispatcher(sessions, graph, make_settings(meta_page_token="env-token"))
+    assert await restarted.drain_once() == 2
+    assert (await statuses(sessions)).get("pending") == 2
+    fake.add_page("555", "new-env-token")
+    renewed = dispatcher(sessions, graph, make_settings(meta_page_token="new-env-token"))
+    await wait_for(
+        lambda: _drained(renewed, sessions, {"sent": 5, "failed": 1}), timeout=5, what="renewal"
+    )
+    assert (await page_row(sessions, "555")).token_invalid_at is None
+
+
+async def _drained(sender: ReplyDispatcher, sessions: SessionFactory, want: dict[str, int]) -> bool:
+    await sender.drain_once()
+    return await statuses(sessions) == want
+
+
+@pytest.mark.parametrize(
+    ("code", "subcode", "status"),
+    [
+        (10903, None, "failed"),  # cannot message this person
+        (551, None, "failed"),
+        (10, 2018278, "failed"),  # outside the window
+        (200, None, "failed"),  # permission
+        (100, None, "failed"),  # bad parameter
+        (10900, None, "sent"),  # already replied: done
+    ],
+)
+async def test_terminal_answers_are_never_retried(
+    sessions: SessionFactory,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    code: int,
+    subcode: int | None,
+    status: str,
+) -> None:
+    await add_replies(sessions, PAGE, ["c_1"])
+    fake.fail_next(1, code=code, subcode=subcode, page_id=PAGE)
+    sender = dispatcher(sessions, graph, make_settings())
+    assert await sender.drain_once() == 1
+    await asyncio.sleep(0.3)  # longer than any retry backoff of FAST
+    assert await sender.drain_once() == 0
+    (row,) = await rows(sessions)
+    assert (row.status, row.attempts) == (status, 1)
+    assert len(fake.requests_for(PAGE)) == 1
+    assert fake.messages == []
+    assert await rows(sessions, "staff_alert") == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"code": 2},
+        {"code": 1, "is_transient": True},
+        {"code": 0, "http_status": 502, "raw_body": "<html>Bad Gateway</html>"},
+    ],
+)
+async def test_temporary_errors_are_retried_then_sent(
+    sessions: SessionFactory,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    failure: dict[str, object],
+) -> None:
+    await add_replies(sessions, PAGE, ["c_1"])
+    fake.fail_next(2, page_id=PAGE, **failure)  # type: ignore[arg-type]
+    sender = dispatcher(sessions, graph, make_settings())
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=10, what="the reply sent after retries")
+    (row,) = await rows(sessions)
+    assert row.attempts == 3 and row.last_error
+    one_message_each(fake, ["c_1"])
+
+
+async def test_public_replies_and_the_instagram_live_refusal(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["fb_1"], kind="public_reply")
+    await add_replies(
+        sessions, IG, ["ig_1"], platform="instagram", kind="public_reply", live_comment=True
+    )
+    sender = dispatcher(sessions, graph, make_settings(public_replies=True))
+    assert await sender.drain_once() == 2
+    found = {r.payload["comment_id"]: (r.status, r.last_error) for r in await rows(sessions)}
+    assert found["fb_1"] == ("sent", None)
+    assert found["ig_1"][0] == "failed" and "publicly" in (found["ig_1"][1] or "")
+    assert [(p.comment_id, p.platform) for p in fake.public_replies] == [("fb_1", "facebook")]
+    assert fake.requests_for(IG) == []
+
+
+async def test_malformed_rows_fail_and_the_rest_go_out(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["ok_1", "ok_2"])
+    await add_replies(sessions, PAGE, ["bad_1"])
+    async with sessions.begin() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.key == "reply:facebook:bad_1")
+            .values(payload={"platform": "facebook", "page_id": PAGE})
+        )
+    sender = dispatcher(sessions, graph, make_settings())
+    assert await sender.drain_once() == 3
+    assert await statuses(sessions) == {"sent": 2, "failed": 1}
+
+
+async def test_the_dispatcher_keeps_running_when_meta_cannot_be_reached(
+    sessions: SessionFactory, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["c_1"])
+    async with aiohttp.ClientSession() as http:
+        # Nothing listens on port 9: every call fails to connect.
+        nowhere = GraphClient(
+            http, base_url="http://127.0.0.1:9", version="v25.0", app_secret=APP_SECRET
+        )
+        sender = dispatcher(sessions, nowhere, make_settings())
+        async with running(sender):
+
+            async def retried_twice() -> bool:
+                (row,) = await rows(sessions)
+                return row.attempts >= 2
+
+            await wait_for(retried_twice, timeout=10, what="two attempts")
+    (row,) = await rows(sessions)
+    assert row.status == "pending" and "ClientConnectorError" in (row.last_error or "")
+    assert TOKEN not in (row.last_error or "")
+
+
+async def test_no_token_at_all_holds_the_page_without_failing_it(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_page(sessions, "777", None)
+    await add_replies(sessions, "777", ["c_1"])
+    sender = dispatcher(sessions, graph, make_settings())
+    assert await sender.drain_once() == 1
+    (row,) = await rows(sessions)
+    assert (row.status, row.attempts) == ("pending", 0)
+    assert fake.requests == []

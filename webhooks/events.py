@@ -1,0 +1,56 @@
+"""`GET /api/events?after=ID&limit=N`: the order events, for a central store that pulls.
+
+The same events the store sync pushes, in id order, whether or not they were pushed. A client
+keeps `next_after` and asks again with it; an empty page answers the `after` it was given.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from storage.outbox import StoreEvent, events_after
+from webhooks.keys import RUNTIME
+from webhooks.responses import BadRequest, json_response
+
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 1000
+
+
+async def events(request: web.Request) -> web.Response:
+    after = _whole_number(request, "after", default=0, highest=None)
+    limit = _whole_number(request, "limit", default=DEFAULT_LIMIT, highest=MAX_LIMIT)
+    if limit < 1:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    async with request.app[RUNTIME].sessions() as session:
+        found = await events_after(session, after, limit)
+    return json_response(
+        {
+            "events": [_event(event) for event in found],
+            "next_after": found[-1].id if found else after,
+        }
+    )
+
+
+def _event(event: StoreEvent) -> dict[str, object]:
+    return {
+        "id": event.id,
+        "event": event.event,
+        "order_id": event.order_id,
+        "occurred_at": event.occurred_at.isoformat(),
+        "data": event.data,
+    }
+
+
+def _whole_number(request: web.Request, name: str, *, default: int, highest: int | None) -> int:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit():
+        raise BadRequest(f"{name} must be a whole number of 0 or more (got {raw[:40]!r}).")
+    value = int(raw)
+    if highest is not None and value > highest:
+        raise BadRequest(f"{name} must be at most {highest} (got {value}).")
+    # Ids are 64-bit on PostgreSQL: a bigger number is a mistake, not a position.
+    if value >= 2**63:
+        raise BadRequest(f"{name} is too large.")
+    return value
