@@ -67,6 +67,8 @@ class Settings:
     central_store_secret: str | None = field(default=None, repr=False)
     # The shop's own web store: where buyers are sent once a replay has closed.
     shop_url: str | None = None
+    # Where buyers may pick up their order (checkout offers these, or delivery).
+    pickup_shops: tuple[str, ...] = ("台北門市 Taipei", "台中門市 Taichung")
     # The shop's time zone: hold times in replies and pages are shown in it.
     shop_timezone: str = "Asia/Taipei"
     # How often expired holds are released and closed replays closed.
@@ -115,6 +117,7 @@ class Settings:
             central_store_secret=_optional(env, "CENTRAL_STORE_SECRET"),
             shop_url=_optional_url(env, "SHOP_URL"),
             shop_timezone=_timezone(env.get("SHOP_TIMEZONE", "Asia/Taipei")),
+            pickup_shops=_shops(env.get("PICKUP_SHOPS", "台北門市 Taipei,台中門市 Taichung")),
             sweep_every=duration("SWEEP_EVERY", env.get("SWEEP_EVERY", "5s")),
         )
 
@@ -207,6 +210,13 @@ def _chat_ids(raw: str) -> tuple[int, ...]:
             "TELEGRAM_STAFF_CHATS", "must be chat ids separated by commas (e.g. 12345,-100987)"
         )
     return tuple(int(part) for part in ids)
+
+
+def _shops(raw: str) -> tuple[str, ...]:
+    shops = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not shops:
+        raise SettingsError("PICKUP_SHOPS", "must name at least one shop (separated by commas)")
+    return shops
 
 
 def _count(variable: str, raw: str) -> int:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import insert, select, tuple_, update
+from sqlalchemy import delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.db import chunked, dialect_of, insert_ignoring_duplicates
-from storage.models import Identity, Member, Order, WaitlistEntry
+from storage.models import Identity, Member, Order, OrderLine, WaitlistEntry
+from storage.orders import recompute_totals
 from storage.types import utcnow
 
 IdentityKey = tuple[str, str, str]  # platform, page id, scoped id
@@ -78,10 +81,30 @@ async def _find_buyers(
     return found
 
 
-async def merge_into(session: AsyncSession, keep_id: int, merged_id: int) -> None:
-    """Everything of `merged_id` moves to `keep_id`: identities, orders, waitlist entries."""
+@dataclass(frozen=True, slots=True)
+class Merged:
+    """What a merge did to open carts: each emptied cart's id and the cart it went into."""
+
+    combined: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def grown(self) -> set[int]:
+        return set(self.combined.values())
+
+
+async def merge_into(
+    session: AsyncSession, keep_id: int, merged_id: int, *, now: datetime | None = None
+) -> Merged:
+    """Everything of `merged_id` moves to `keep_id`: identities, orders, waitlist entries, and
+    the contact details `keep_id` lacks.
+
+    Where both have an open (`reserved`) cart in the same live, the merged member's lines move
+    into the kept member's cart (their reserved stock with them, so nothing is released or
+    taken) and the emptied cart is cancelled: one open cart per member per live stays true."""
     if keep_id == merged_id:
-        return
+        return Merged()
+    now = now or utcnow()
+    combined = await _combine_open_carts(session, keep_id, merged_id, now)
     await session.execute(
         update(Identity).where(Identity.member_id == merged_id).values(member_id=keep_id)
     )
@@ -91,8 +114,96 @@ async def merge_into(session: AsyncSession, keep_id: int, merged_id: int) -> Non
     await session.execute(
         update(WaitlistEntry).where(WaitlistEntry.member_id == merged_id).values(member_id=keep_id)
     )
+    await _move_member_details(session, keep_id, merged_id)
+    return Merged(combined)
+
+
+async def _combine_open_carts(
+    session: AsyncSession, keep_id: int, merged_id: int, now: datetime
+) -> dict[int, int]:
+    """Per live where both members have an open cart: the merged member's lines go into the
+    kept member's cart, which keeps the later of the two holds."""
+    theirs, ours = aliased(Order), aliased(Order)
+    pairs = (
+        await session.execute(
+            select(theirs.id, ours.id, theirs.hold_until, ours.hold_until)
+            .join(ours, ours.live_id == theirs.live_id)
+            .where(
+                theirs.member_id == merged_id,
+                theirs.status == "reserved",
+                ours.member_id == keep_id,
+                ours.status == "reserved",
+            )
+            .order_by(theirs.id)
+            .with_for_update()
+        )
+    ).all()
+    for emptied, kept, their_hold, our_hold in pairs:
+        await _move_lines(session, emptied, kept, now)
+        await session.execute(
+            update(Order)
+            .where(Order.id == emptied)
+            .values(status="cancelled", total=0, closed_at=now, updated_at=now)
+        )
+        await session.execute(
+            update(Order)
+            .where(Order.id == kept)
+            .values(hold_until=max(their_hold, our_hold), updated_at=now)
+        )
+    await recompute_totals(session, [kept for _, kept, _, _ in pairs])
+    return {emptied: kept for emptied, kept, _, _ in pairs}
+
+
+async def _move_lines(session: AsyncSession, emptied: int, kept: int, now: datetime) -> None:
+    """A SKU in both carts becomes one line (the kept cart's price stays); others just move."""
+    rows = (
+        await session.execute(
+            select(OrderLine.id, OrderLine.order_id, OrderLine.sku, OrderLine.quantity).where(
+                OrderLine.order_id.in_([emptied, kept])
+            )
+        )
+    ).all()
+    kept_lines = {sku: line_id for line_id, order_id, sku, _ in rows if order_id == kept}
+    for line_id, order_id, sku, quantity in rows:
+        if order_id != emptied:
+            continue
+        if sku in kept_lines:
+            await session.execute(
+                update(OrderLine)
+                .where(OrderLine.id == kept_lines[sku])
+                .values(quantity=OrderLine.quantity + quantity, updated_at=now)
+            )
+            await session.execute(delete(OrderLine).where(OrderLine.id == line_id))
+        else:
+            await session.execute(
+                update(OrderLine)
+                .where(OrderLine.id == line_id)
+                .values(order_id=kept, updated_at=now)
+            )
+
+
+async def _move_member_details(session: AsyncSession, keep_id: int, merged_id: int) -> None:
+    """The merged member gives up its phone and e-mail (they are unique) to the kept member
+    where it has none; a block on either applies to the one member they become."""
+    phone, email, name, blocked = (
+        await session.execute(
+            select(Member.phone, Member.email, Member.name, Member.blocked).where(
+                Member.id == merged_id
+            )
+        )
+    ).one()
     await session.execute(
         update(Member)
         .where(Member.id == merged_id)
         .values(merged_into_id=keep_id, phone=None, email=None)
+    )
+    await session.execute(
+        update(Member)
+        .where(Member.id == keep_id)
+        .values(
+            phone=func.coalesce(Member.phone, phone),
+            email=func.coalesce(Member.email, email),
+            name=func.coalesce(Member.name, name),
+            **({"blocked": True} if blocked else {}),
+        )
     )

@@ -61,6 +61,14 @@ async def load_carts(
     carts = {key: CartState() for key in keys}
     for chunk in chunked(keys, 300):
         pair = tuple_(Order.live_id, Order.member_id).in_(chunk)
+        # Lock the open carts (in id order: no deadlocks) so a checkout confirming one at this
+        # moment either finishes first, and we see it confirmed, or waits for us.
+        await session.execute(
+            select(Order.id)
+            .where(pair, Order.status == "reserved")
+            .order_by(Order.id)
+            .with_for_update()
+        )
         lines = await session.execute(
             select(
                 Order.live_id,

@@ -68,6 +68,9 @@ RETRY_BACKOFF = Backoff(first=2.0, cap=300.0)
 @dataclass(frozen=True, slots=True)
 class ReplyPolicy:
     concurrency: int = 256  # rows claimed and not finished, over all Pages
+    # Rows per claim: small enough that one Page's backlog cannot take every free slot in one
+    # go (a claim cannot cap rows per Page itself) before the other Pages get a look in.
+    claim_batch: int = 64
     lookahead: float = 1.5  # seconds of sends a Page may have claimed ahead of its bucket
     lease: timedelta = timedelta(seconds=60)
     poll: float = 0.25  # seconds between looks at the outbox when there is nothing to take
@@ -133,7 +136,7 @@ class ReplyDispatcher:
         in_flight: set[asyncio.Task[None]] = set()
         try:
             while not stop.is_set():
-                room = self._policy.concurrency - len(in_flight)
+                room = min(self._policy.concurrency - len(in_flight), self._policy.claim_batch)
                 started = await self._start(room, in_flight) if room > 0 else 0
                 if started == 0:
                     # Nothing due, every Page busy, or no room: look again a moment later.
@@ -193,6 +196,7 @@ class ReplyDispatcher:
         ]
         for message, _ in planned:
             self._queued[message.partition] += 1
+        _log_token_holds(tokens)
         return planned
 
     def _plan(
@@ -213,16 +217,14 @@ class ReplyDispatcher:
             return Failed(job.message.id, "Instagram live comments cannot be replied to publicly")
         state = tokens[job.page]
         if state.held or state.token is None:
-            return self._hold_for_token(job, state)
+            return self._hold_for_token(job)
         if job.lane == "live":
             self._live_pages.add(job.page_id)
         else:
             self._live_pages.discard(job.page_id)
         return _Ready(job, state.token)
 
-    def _hold_for_token(self, job: ReplyJob, state: TokenState) -> Release:
-        why = "has no access token" if state.token is None else "has a refused access token"
-        log.warning("%s %s %s: its replies are held", job.platform, job.page_id, why)
+    def _hold_for_token(self, job: ReplyJob) -> Release:
         return Release(
             job.message.id,
             self._wall_clock() + self._policy.token_recheck,
@@ -425,6 +427,22 @@ class ReplyDispatcher:
 
     def _wall_at(self, monotonic: float) -> datetime:
         return self._wall_clock() + timedelta(seconds=max(0.0, monotonic - self._clock()))
+
+
+def _log_token_holds(tokens: dict[PageKey, TokenState]) -> None:
+    for (platform, page_id), state in sorted(tokens.items()):
+        if state.token is None:
+            log.warning(
+                "%s %s has no access token (pages row or META_PAGE_TOKEN): its replies wait",
+                platform,
+                page_id,
+            )
+        elif state.held:
+            log.warning(
+                "%s %s: its access token was refused by Meta; its replies wait for a new one",
+                platform,
+                page_id,
+            )
 
 
 def _read(message: ClaimedMessage) -> ReplyJob | MalformedRow:

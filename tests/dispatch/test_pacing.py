@@ -77,7 +77,12 @@ def message(payload: dict[str, object], kind: str = "reply") -> ClaimedMessage:
 
 
 def test_read_job_and_its_lane() -> None:
-    payload = {"platform": "instagram", "page_id": "9", "comment_id": "c", "text": "hi"}
+    payload: dict[str, object] = {
+        "platform": "instagram",
+        "page_id": "9",
+        "comment_id": "c",
+        "text": "hi",
+    }
     job = read_job(message({**payload, "live_comment": True}))
     assert (job.page, job.lane, job.public) == (("instagram", "9"), "live", False)
     assert read_job(message(payload)).lane == "standard"
