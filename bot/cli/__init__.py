@@ -6,10 +6,10 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import db, demo, parse, replay, serve, simulate, worker
+from bot.cli import db, demo, members, outbox, parse, replay, serve, simulate, worker
 from bot.cli.errors import CommandError
 
-COMMANDS = (demo, serve, worker, db, parse, replay, simulate)
+COMMANDS = (demo, serve, worker, db, parse, replay, simulate, members, outbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,92 @@
+"""Importing the shop's members, and a blocked one's comments going to staff."""
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot import checkout
+from bot.member_import import MemberFileError, read_members
+from bot.runtime import Runtime
+from storage.member_import import import_members
+from storage.models import Member, Order, ReviewItem
+from storage.types import utcnow
+from tests.checkout.support import GOOD_FORM
+from tests.cli import clean_env, livecart
+from tests.pipeline import comment_on, start_test_live
+from tests.test_ordering import stock_of
+
+FILE = """name,phone,email,tier,blocked
+王小明,0912-345-678,ming@example.com,gold,yes
+Amy,+886 922 333 444,,,
+,,amy@example.com,silver,no
+"""
+
+
+def test_the_file_is_read_and_normalized() -> None:
+    rows = read_members(FILE)
+    assert [(r.name, r.phone, r.email, r.tier, r.blocked) for r in rows] == [
+        ("王小明", "0912345678", "ming@example.com", "gold", True),
+        ("Amy", "+886922333444", None, None, False),
+        (None, None, "amy@example.com", "silver", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "says"),
+    [
+        ("name,phone\nA,1", 1, "email"),
+        ("name,phone,email\nA,12,\n", 2, "not a phone"),
+        ("name,phone,email\nA,,not-mail\n", 2, "not an e-mail"),
+        ("name,phone,email\nA,,\n", 2, "needs a phone or an e-mail"),
+        ("name,phone,email,blocked\nA,0912345678,,maybe\n", 2, "blocked must be"),
+        ("name,phone,email\nA,0912345678,\nB,0912-345-678,\n", 3, "already on line 2"),
+    ],
+)
+def test_a_bad_row_is_refused_with_its_line(text: str, line: int, says: str) -> None:
+    with pytest.raises(MemberFileError) as caught:
+        read_members(text)
+    assert caught.value.line == line and says in str(caught.value)
+
+
+def test_the_command_imports_then_updates(tmp_path: Path, database_url: str) -> None:
+    path = tmp_path / "members.csv"
+    path.write_text(FILE, encoding="utf-8")
+    env = clean_env(DATABASE_URL=database_url)
+    first = livecart("members", "import", str(path), env=env, cwd=tmp_path)
+    assert (first.returncode, first.stdout.strip()) == (0, "3 members created, 0 updated")
+    again = livecart("members", "import", str(path), env=env, cwd=tmp_path)
+    assert again.stdout.strip() == "0 members created, 3 updated"
+    path.write_text("name,phone,email\nA,12,\n", encoding="utf-8")
+    bad = livecart("members", "import", str(path), env=env, cwd=tmp_path)
+    assert bad.returncode == 2
+    assert bad.stderr.strip().endswith(
+        "line 2: '12' is not a phone number (8-15 digits); nothing was imported"
+    )
+
+
+async def test_a_blocked_shop_member_found_at_checkout_goes_to_review(runtime: Runtime) -> None:
+    async with runtime.sessions.begin() as session:
+        await import_members(session, read_members(FILE))
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1")])
+    async with runtime.sessions.begin() as session:
+        order_id = await session.scalar(select(Order.id))
+        assert order_id is not None
+        await checkout.confirm(
+            session,
+            runtime.stock,
+            order_id,
+            GOOD_FORM,
+            now=utcnow(),
+            shops=runtime.settings.pickup_shops,
+        )
+    await comment_on(runtime, [("u1", "A2+1")], start=50)
+    async with runtime.sessions() as session:
+        reviews = await session.scalar(select(func.count()).select_from(ReviewItem))
+        members = await session.scalar(
+            select(func.count()).select_from(Member).where(Member.merged_into_id.is_(None))
+        )
+    assert reviews == 1
+    assert members == 3  # the buyer became the imported member
+    assert await stock_of(runtime, "A2") == (30, 0, 29)
