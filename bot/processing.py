@@ -31,8 +31,9 @@ from parsers import (
     parse_comment,
     read_lineup,
 )
+from storage.comments import CommentView, record_readings
 from storage.members import Buyer, IdentityKey, ensure_buyers
-from storage.models import Comment, Live, Page
+from storage.models import Live, Page
 from storage.orders import OrderSnapshot, snapshots
 from storage.outbox_rows import Outgoing, add_outbox
 from storage.reviews import add_reviews
@@ -41,12 +42,14 @@ from storage.stock_backends import Stock
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.pipeline")
+# (comment id, status, items, reason): what a comment was read as
+Reading = tuple[int, str, list[dict[str, object]], str | None]
 Candidate = dict[str, object]
 
 
 @dataclass(frozen=True, slots=True)
 class Review:
-    comment: Comment
+    comment: CommentView
     reason: str
     candidates: list[Candidate]
 
@@ -59,15 +62,17 @@ class CommentProcessor:
         # Compiled once per lineup text: the per-comment path does no lineup work.
         self._lineups: dict[int, tuple[str, CompiledLineup]] = {}
 
-    async def process(self, session: AsyncSession, comments: Sequence[Comment]) -> None:
+    async def process(self, session: AsyncSession, comments: Sequence[CommentView]) -> None:
         now = utcnow()
         lives = await _lives_of(session, comments)
-        orders: list[tuple[Comment, Live, ParseResult]] = []
+        orders: list[tuple[CommentView, Live, ParseResult]] = []
         reviews: list[Review] = []
-        closed: list[tuple[Comment, Live]] = []
+        closed: list[tuple[CommentView, Live]] = []
+        readings: list[Reading] = []
         for comment in comments:
             live = lives.get(comment.live_id) if comment.live_id is not None else None
-            result = self._read(comment, live)
+            reading, result = self._read(comment, live)
+            readings.append(reading)
             if result is None or live is None or result.status == "none":
                 continue
             state = ordering_state(live, now, instagram_live=comment.field == "live_comments")
@@ -86,6 +91,7 @@ class CommentProcessor:
                 )
             else:
                 orders.append((comment, live, result))
+        await record_readings(session, readings)
         await self.act(
             session,
             [(c, live, _items(result)) for c, live, result in orders],
@@ -97,9 +103,9 @@ class CommentProcessor:
     async def act(
         self,
         session: AsyncSession,
-        orders: Sequence[tuple[Comment, Live, tuple[Item, ...]]],
+        orders: Sequence[tuple[CommentView, Live, tuple[Item, ...]]],
         *,
-        closed: Sequence[tuple[Comment, Live]] = (),
+        closed: Sequence[tuple[CommentView, Live]] = (),
         reviews: Sequence[Review] = (),
         now: datetime,
         honour_blocks: bool = True,
@@ -132,19 +138,17 @@ class CommentProcessor:
             session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
         )
 
-    def _read(self, comment: Comment, live: Live | None) -> ParseResult | None:
+    def _read(
+        self, comment: CommentView, live: Live | None
+    ) -> tuple[Reading, ParseResult | None]:
+        """What the comment says, and the reading to record on it."""
         if comment.verb != "add":
-            comment.parse_status, comment.parse_reason = "none", f"a '{comment.verb}' event"
-            return None
+            return (comment.id, "none", [], f"a '{comment.verb}' event"), None
         if live is None:
-            comment.parse_status = "none"
-            comment.parse_reason = "not on a registered live or post"
-            return None
+            return (comment.id, "none", [], "not on a registered live or post"), None
         result = parse_comment(comment.text or "", self._lineup(live), live.current_keyword)
-        comment.parse_status = result.status
-        comment.parse_items = [item.to_json() for item in result.items]
-        comment.parse_reason = result.reason or None
-        return result
+        items: list[dict[str, object]] = [dict(item.to_json()) for item in result.items]
+        return (comment.id, result.status, items, result.reason or None), result
 
     def _lineup(self, live: Live) -> CompiledLineup:
         digest = hashlib.sha256(live.lineup_csv.encode()).hexdigest()
@@ -159,7 +163,7 @@ class CommentProcessor:
         session: AsyncSession,
         ordering: Sequence[OrderComment],
         placed: Placed,
-        comments: Sequence[Comment],
+        comments: Sequence[CommentView],
         buyers: dict[IdentityKey, Buyer],
         languages: dict[tuple[str, str], str],
     ) -> list[Outgoing]:
@@ -178,7 +182,7 @@ class CommentProcessor:
 
     def _order_text(
         self,
-        comment: Comment,
+        comment: CommentView,
         outcome: Outcome,
         cart: OrderSnapshot | None,
         language: str,
@@ -241,7 +245,7 @@ class CommentProcessor:
         return alerts
 
     def _closed_replies(
-        self, closed: Sequence[tuple[Comment, Live]], languages: dict[tuple[str, str], str]
+        self, closed: Sequence[tuple[CommentView, Live]], languages: dict[tuple[str, str], str]
     ) -> list[Outgoing]:
         messages: list[Outgoing] = []
         for comment, _ in closed:
@@ -251,7 +255,7 @@ class CommentProcessor:
         return messages
 
     def reply_rows(
-        self, comment: Comment, text: str, language: str, *, public: bool = True
+        self, comment: CommentView, text: str, language: str, *, public: bool = True
     ) -> list[Outgoing]:
         live_comment = comment.field == "live_comments"
         base = {
@@ -287,17 +291,17 @@ def _alert(alert: str, text: str, key: str) -> Outgoing:
     return Outgoing("staff_alert", f"alert:{key}", "staff", {"alert": alert, "text": text})
 
 
-def _staff_review(comment: Comment) -> Outgoing:
+def _staff_review(comment: CommentView) -> Outgoing:
     """Tells the staff bot a comment waits for a decision (it reads the review when sending)."""
     return Outgoing("staff_review", f"review:{comment.id}", "staff", {"comment_id": comment.id})
 
 
-def _identity(comment: Comment) -> IdentityKey:
+def _identity(comment: CommentView) -> IdentityKey:
     return (comment.platform, comment.page_id, comment.author_id or f"unknown:{comment.id}")
 
 
 def _order_comment(
-    comment: Comment, live: Live, buyer: Buyer, items: tuple[Item, ...]
+    comment: CommentView, live: Live, buyer: Buyer, items: tuple[Item, ...]
 ) -> OrderComment:
     return OrderComment(
         comment_id=comment.id,
@@ -332,7 +336,7 @@ def _as_candidates(options: Sequence[tuple[Item, ...]]) -> list[Candidate]:
     ]
 
 
-async def _lives_of(session: AsyncSession, comments: Sequence[Comment]) -> dict[int, Live]:
+async def _lives_of(session: AsyncSession, comments: Sequence[CommentView]) -> dict[int, Live]:
     ids = {c.live_id for c in comments if c.live_id is not None}
     if not ids:
         return {}
@@ -340,7 +344,7 @@ async def _lives_of(session: AsyncSession, comments: Sequence[Comment]) -> dict[
 
 
 async def languages_of(
-    session: AsyncSession, comments: Sequence[Comment]
+    session: AsyncSession, comments: Sequence[CommentView]
 ) -> dict[tuple[str, str], str]:
     pages = {c.page_id for c in comments}
     rows = await session.execute(

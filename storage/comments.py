@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
 
-from sqlalchemy import tuple_, update
+from sqlalchemy import Table, bindparam, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import chunked, dialect_of, insert_ignoring_duplicates
-from storage.models import Comment
+from storage.models import Comment, JsonObject
 from storage.types import utcnow
 
 CommentKey = tuple[str, str, str]
+COMMENTS = cast(Table, Comment.__table__)
 _CHUNK = 500
 
 
@@ -24,23 +28,101 @@ async def store_comments(session: AsyncSession, rows: Sequence[Mapping[str, obje
         await session.execute(statement, list(chunk))
 
 
-async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> list[Comment]:
+class CommentView(Protocol):
+    """What processing reads of a comment: a claimed one, or a stored row (staff decisions)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def platform(self) -> str: ...
+    @property
+    def comment_id(self) -> str: ...
+    @property
+    def verb(self) -> str: ...
+    @property
+    def field(self) -> str: ...
+    @property
+    def page_id(self) -> str: ...
+    @property
+    def live_id(self) -> int | None: ...
+    @property
+    def author_id(self) -> str | None: ...
+    @property
+    def author_name(self) -> str | None: ...
+    @property
+    def text(self) -> str | None: ...
+    @property
+    def received_at(self) -> datetime: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedComment:
+    """A stored comment as processing sees it (plain data: no ORM state to flush)."""
+
+    id: int
+    platform: str
+    comment_id: str
+    verb: str
+    field: str
+    page_id: str
+    live_id: int | None
+    author_id: str | None
+    author_name: str | None
+    text: str | None
+    received_at: datetime
+
+
+_CLAIMED = (
+    Comment.id,
+    Comment.platform,
+    Comment.comment_id,
+    Comment.verb,
+    Comment.field,
+    Comment.page_id,
+    Comment.live_id,
+    Comment.author_id,
+    Comment.author_name,
+    Comment.text,
+    Comment.received_at,
+)
+
+
+async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> list[ClaimedComment]:
     """Mark the still unprocessed comments among `keys` processed in this transaction and return
     them: a concurrent or later claim of the same comments gets nothing."""
-    claimed: list[Comment] = []
+    claimed: list[ClaimedComment] = []
     for chunk in chunked(dict.fromkeys(keys), _CHUNK):
-        result = await session.scalars(
+        rows = await session.execute(
             update(Comment)
             .where(
                 tuple_(Comment.platform, Comment.comment_id, Comment.verb).in_(chunk),
                 Comment.status.in_(("received", "failed")),
             )
             .values(status="processed", processed_at=utcnow())
-            .returning(Comment)
+            .returning(*_CLAIMED)
         )
-        claimed.extend(result.all())
+        claimed.extend(ClaimedComment(*tuple(row)) for row in rows.all())
     claimed.sort(key=lambda comment: comment.id)
     return claimed
+
+
+async def record_readings(
+    session: AsyncSession, readings: Sequence[tuple[int, str, list[JsonObject], str | None]]
+) -> None:
+    """What each comment was read as: (comment id, status, items, reason), one statement."""
+    if not readings:
+        return
+    await session.execute(
+        update(COMMENTS)
+        .where(COMMENTS.c.id == bindparam("cid"))
+        .values(
+            parse_status=bindparam("s"), parse_items=bindparam("i"), parse_reason=bindparam("r")
+        ),
+        [
+            {"cid": cid, "s": status, "i": items, "r": reason}
+            for cid, status, items, reason in readings
+        ],
+    )
 
 
 async def mark_failed(session: AsyncSession, key: CommentKey, error: str) -> None:
