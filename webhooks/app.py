@@ -5,7 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Runtime
-from webhooks import api_inventory, api_lives, api_reviews, checkout, deletion, health, meta
+from webhooks import (
+    api_inventory,
+    api_lives,
+    api_reviews,
+    checkout,
+    deletion,
+    events,
+    health,
+    meta,
+)
 from webhooks.keys import RUNTIME
 from webhooks.middleware import clear_errors, staff_only
 
@@ -29,5 +38,6 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/api/inventory/adjust", api_inventory.adjust_stock)
     app.router.add_get("/api/reviews", api_reviews.queue)
     app.router.add_post("/api/reviews/{review_id}", api_reviews.decide_review)
+    app.router.add_get("/api/events", events.events)
     checkout.add_checkout_routes(app)
     return app

@@ -14,6 +14,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 
 from bot.cli.errors import CommandError, load_settings, service_errors, until_stopped
+from bot.dispatch.service import run_senders
 from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
@@ -49,6 +50,7 @@ async def serve(settings: Settings) -> None:
             _listening(runtime),
             _embedded_workers(runtime, stop),
             _background(run_sweeper(runtime, stop), stop),
+            _background(run_senders(runtime, stop), stop),
         ):
             await until_stopped(stop)
     log.info("livecart stopped")
