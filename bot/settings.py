@@ -100,7 +100,7 @@ class Settings:
                 "TELEGRAM_API_URL", env.get("TELEGRAM_API_URL", "https://api.telegram.org")
             ),
             telegram_staff_chats=_chat_ids(env.get("TELEGRAM_STAFF_CHATS", "")),
-            telegram_webhook_secret=_optional(env, "TELEGRAM_WEBHOOK_SECRET"),
+            telegram_webhook_secret=_webhook_secret(env.get("TELEGRAM_WEBHOOK_SECRET", "")),
             low_stock_at=_count("LOW_STOCK_AT", env.get("LOW_STOCK_AT", "5")),
             replay_window=duration("REPLAY_WINDOW", env.get("REPLAY_WINDOW", "24h")),
             hold_for=duration("HOLD_FOR", env.get("HOLD_FOR", "24h")),
@@ -217,6 +217,17 @@ def _shops(raw: str) -> tuple[str, ...]:
     if not shops:
         raise SettingsError("PICKUP_SHOPS", "must name at least one shop (separated by commas)")
     return shops
+
+
+def _webhook_secret(raw: str) -> str | None:
+    if not raw.strip():
+        return None
+    # Telegram accepts only these characters in a webhook secret token.
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw.strip()):
+        raise SettingsError(
+            "TELEGRAM_WEBHOOK_SECRET", "may hold only letters, digits, _ and - (1-256 of them)"
+        )
+    return raw.strip()
 
 
 def _count(variable: str, raw: str) -> int:

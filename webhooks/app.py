@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.runtime import Runtime
+from bot.staffbot import TelegramIngress, add_telegram_route
 from webhooks import (
     api_inventory,
     api_lives,
@@ -19,7 +20,7 @@ from webhooks.keys import RUNTIME
 from webhooks.middleware import clear_errors, staff_only
 
 
-def build_app(runtime: Runtime) -> web.Application:
+def build_app(runtime: Runtime, telegram: TelegramIngress | None = None) -> web.Application:
     # Meta's limit for a delivery is 1 MiB; a little more lets the route answer 413 itself.
     app = web.Application(client_max_size=meta.MAX_BODY + 1, middlewares=[clear_errors, staff_only])
     app[RUNTIME] = runtime
@@ -40,4 +41,5 @@ def build_app(runtime: Runtime) -> web.Application:
     app.router.add_post("/api/reviews/{review_id}", api_reviews.decide_review)
     app.router.add_get("/api/events", events.events)
     checkout.add_checkout_routes(app)
+    add_telegram_route(app, telegram or TelegramIngress(None))
     return app

@@ -19,6 +19,7 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from bot.staffbot import TelegramIngress, run_staff_bot
 from bot.sweeper import run_sweeper
 from bot.workers import run_workers
 from webhooks.app import build_app
@@ -46,20 +47,23 @@ async def serve(settings: Settings) -> None:
     embedded = settings.database_url.startswith("sqlite")
     async with open_runtime(settings, migrate=embedded) as runtime:
         stop = asyncio.Event()
+        telegram = TelegramIngress.from_settings(settings)
         async with (
-            _listening(runtime),
+            _listening(runtime, telegram),
             _embedded_workers(runtime, stop),
             _background(run_sweeper(runtime, stop), stop),
             _background(run_senders(runtime, stop), stop),
+            # last, so it stops first
+            _background(run_staff_bot(runtime, stop, telegram), stop),
         ):
             await until_stopped(stop)
     log.info("livecart stopped")
 
 
 @asynccontextmanager
-async def _listening(runtime: Runtime) -> AsyncIterator[None]:
+async def _listening(runtime: Runtime, telegram: TelegramIngress) -> AsyncIterator[None]:
     settings = runtime.settings
-    runner = web.AppRunner(build_app(runtime), access_log=None)
+    runner = web.AppRunner(build_app(runtime, telegram), access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.host, settings.port)

@@ -1,0 +1,1 @@
+"""Host and staff commands, one handler per module."""
