@@ -26,13 +26,9 @@ from storage.types import utcnow
 JsonObject = dict[str, Any]
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
-REPLY, PUBLIC_REPLY, STORE_EVENT, STAFF_ALERT = (
-    "reply",
-    "public_reply",
-    "store_event",
-    "staff_alert",
-)
-KINDS = (REPLY, PUBLIC_REPLY, STORE_EVENT, STAFF_ALERT)
+REPLY, PUBLIC_REPLY, STORE_EVENT = "reply", "public_reply", "store_event"
+STAFF_ALERT, STAFF_REVIEW = "staff_alert", "staff_review"
+KINDS = (REPLY, PUBLIC_REPLY, STORE_EVENT, STAFF_ALERT, STAFF_REVIEW)
 STATUSES = (PENDING, SENT, FAILED, DEAD)
 STAFF_PARTITION = "staff"
 _CHUNK = 500

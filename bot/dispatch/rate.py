@@ -82,7 +82,6 @@ class RateLimiter:
         Waiters queue on a lock, so they are served in arrival order and only the first one
         polls the bucket. `pace` is read again on every wake: a change applies at once.
         """
-        return True
         turn = self._turns.setdefault(key, asyncio.Lock())
         async with turn:
             bucket = self._buckets.get(key)

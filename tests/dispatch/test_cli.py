@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from bot.cli import outbox
 from bot.cli.errors import CommandError
 from storage.db import create_engine, session_factory
 from storage.outbox import Refusal, claim_due, mark_dead, mark_sent
+from tests.cli import clean_env, livecart
 from tests.dispatch.support import PAGE, add_replies, add_store_events, statuses
 
 
@@ -96,3 +98,9 @@ def test_an_unmigrated_database_is_one_clear_line(
 
 def test_the_empty_outbox_says_so() -> None:
     assert outbox.format_counts({}) == "the outbox is empty"
+
+
+def test_the_installed_command(seeded: str, tmp_path: Path) -> None:
+    result = livecart("outbox", "status", env=clean_env(DATABASE_URL=seeded), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[1].split() == ["reply", "1", "1", "0", "1"]

@@ -1,5 +1,5 @@
-"""`GET /api/events` through aiohttp with the real middlewares (staff auth, JSON errors) and the
-real composition root, on SQLite and PostgreSQL."""
+"""`GET /api/events` through the real application (staff auth and JSON errors by its
+middlewares) on the real composition root, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from tests.dispatch.support import PAGE, add_replies, add_store_events
-from webhooks.events import events
-from webhooks.keys import RUNTIME
-from webhooks.middleware import clear_errors, staff_only
+from webhooks.app import build_app
 
 STAFF = "events-staff-token"
 AUTH = {"Authorization": f"Bearer {STAFF}"}
@@ -31,11 +29,7 @@ async def runtime(database_url: str) -> AsyncIterator[Runtime]:
 
 @pytest.fixture
 async def client(runtime: Runtime) -> AsyncIterator[Client]:
-    # The route as webhooks/app.py will mount it, behind the same middlewares.
-    app = web.Application(middlewares=[clear_errors, staff_only])
-    app[RUNTIME] = runtime
-    app.router.add_get("/api/events", events)
-    async with TestClient(TestServer(app)) as test_client:
+    async with TestClient(TestServer(build_app(runtime))) as test_client:
         yield test_client
 
 
