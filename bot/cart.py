@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
 from typing import Literal
 
 
@@ -96,22 +95,6 @@ def _limit_reason(limit: int | None, holding: Holding) -> str:
     if holding.total:
         return f"limit {limit} per buyer; you already have {holding.total}"
     return f"limit {limit} per buyer"
-
-
-@dataclass(frozen=True, slots=True)
-class CartLine:
-    sku: str
-    name: str
-    quantity: int
-    unit_price: Decimal
-
-    @property
-    def amount(self) -> Decimal:
-        return self.unit_price * self.quantity
-
-
-def cart_total(lines: Sequence[CartLine]) -> Decimal:
-    return sum((line.amount for line in lines), Decimal(0))
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import replies
-from bot.cart import CartLine, Item, Outcome
+from bot.cart import Item, Outcome
 from bot.checkout_token import checkout_url
 from bot.lives import ordering_state
 from bot.ordering import OrderComment, Placed, place_orders
@@ -188,10 +188,7 @@ class CommentProcessor:
         language: str,
         buyers: dict[IdentityKey, Buyer],
     ) -> str:
-        lines = [
-            CartLine(line.sku, line.name, line.quantity, line.unit_price)
-            for line in (cart.lines if cart else ())
-        ]
+        lines = cart.lines if cart else ()
         names = {line.sku: line.name for line in lines}
         return replies.order_reply(
             language=language,

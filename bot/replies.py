@@ -7,7 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from bot.cart import CartLine, Outcome
+from bot.cart import Outcome
+from storage.orders import LineSnapshot
 
 Language = str  # "zh-Hant" or "en"
 
@@ -52,7 +53,7 @@ def order_reply(
     buyer_name: str | None,
     outcome: Outcome,
     names: Mapping[str, str],
-    cart: Sequence[CartLine],
+    cart: Sequence[LineSnapshot],
     total: Decimal,
     hold_until: datetime,
     checkout_url: str,

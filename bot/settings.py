@@ -121,10 +121,6 @@ class Settings:
             sweep_every=duration("SWEEP_EVERY", env.get("SWEEP_EVERY", "5s")),
         )
 
-    @property
-    def uses_redis(self) -> bool:
-        return self.redis_url is not None
-
 
 def database_url(raw: str) -> str:
     """Normalize to an async driver URL; `postgres://` (as hosts hand it out) is accepted."""

@@ -8,7 +8,7 @@ from bot.settings import Settings, SettingsError
 def test_defaults_follow_the_contract() -> None:
     settings = Settings.from_env({})
     assert settings.database_url == "sqlite+aiosqlite:///livecart.db"
-    assert settings.redis_url is None and not settings.uses_redis
+    assert settings.redis_url is None
     assert (settings.host, settings.port) == ("127.0.0.1", 8080)
     assert settings.public_url == "http://127.0.0.1:8080"
     assert settings.meta_graph_url == "https://graph.facebook.com"
