@@ -10,9 +10,9 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from redis import Redis as SyncRedis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis import Redis as SyncRedis
 from sqlalchemy import func, select, update
 
 from bot.inventory import Adjustment, adjust
