@@ -17,10 +17,18 @@ log = logging.getLogger(__name__)
 
 class GroupCommit(Generic[T]):
     def __init__(
-        self, write: Callable[[Sequence[T]], Awaitable[None]], *, max_batch: int = 1000
+        self,
+        write: Callable[[Sequence[T]], Awaitable[None]],
+        *,
+        max_batch: int = 1000,
+        in_flight: int = 1,
     ) -> None:
+        """`in_flight`: writes that may run at once (1 for SQLite's single writer; a few for
+        servers, so one slow commit does not hold every caller)."""
         self._write = write
         self._max_batch = max_batch
+        self._slots = asyncio.Semaphore(in_flight)
+        self._writing: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
@@ -35,6 +43,8 @@ class GroupCommit(Generic[T]):
         await asyncio.shield(future)
 
     async def close(self) -> None:
+        if self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)
         if self._flusher is not None:
             self._flusher.cancel()
             await asyncio.gather(self._flusher, return_exceptions=True)
@@ -45,11 +55,20 @@ class GroupCommit(Generic[T]):
             await self._wake.wait()
             self._wake.clear()
             while self._waiting:
+                await self._slots.acquire()
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                await self._flush(batch)
+                task = asyncio.create_task(self._flush(batch))
+                self._writing.add(task)
+                task.add_done_callback(self._writing.discard)
 
     async def _flush(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
+        try:
+            await self._write_batch(batch)
+        finally:
+            self._slots.release()
+
+    async def _write_batch(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         try:
             await self._write([item for item, _ in batch])
         except Exception as error:  # noqa: BLE001 - handed to every waiting caller

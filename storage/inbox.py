@@ -27,7 +27,9 @@ class SqlInbox:
         self._skip_locked = engine.dialect.name == "postgresql"
         self._lease = lease
         self._arrived = asyncio.Event()
-        self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
+        self._writes: GroupCommit[bytes] = GroupCommit(
+            self._insert, in_flight=4 if self._skip_locked else 1
+        )
 
     async def put(self, body: bytes) -> None:
         await self._writes.submit(body)
