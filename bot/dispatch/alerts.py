@@ -47,3 +47,26 @@ def store_dead_alert(message: ClaimedMessage, error: str) -> StaffAlert:
             "order_id": order,
         },
     )
+
+
+THROTTLE_ALERT = "throttle_lasting"
+# Meta throttling a Page this many times in a row (no successful send between) is worth a human.
+LASTING_THROTTLES = 3
+
+
+def lasting_throttle_alert(
+    platform: str, page_id: str, times: int, hold_seconds: float, at: datetime
+) -> StaffAlert:
+    where = f"{_PLATFORM_NAMES.get(platform, platform)} {page_id}"
+    return StaffAlert(
+        key=f"alert:{THROTTLE_ALERT}:{page_id}:{at:%Y%m%d%H}",
+        payload={
+            "alert": THROTTLE_ALERT,
+            "text": (
+                f"Meta has throttled {where} {times} times in a row; replies to its buyers wait "
+                f"{hold_seconds:.0f} s more. Fewer calls (a lower REPLY_RATE_PER_PAGE) may help."
+            ),
+            "platform": platform,
+            "page_id": page_id,
+        },
+    )

@@ -60,6 +60,7 @@ class Release:
     at: datetime
     hold_partition: str | None = None
     hold_kinds: tuple[str, ...] = ()
+    alert: StaffAlert | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +106,11 @@ async def write_outcomes(sessions: SessionFactory, outcomes: Sequence[Outcome]) 
     refused = [o for o in outcomes if isinstance(o, TokenRefused)]
     failed = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Failed | TokenRefused)]
     dead = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Dead)]
-    alerts = [o.alert for o in outcomes if isinstance(o, Failed | Dead | TokenRefused) and o.alert]
+    alerts = [
+        o.alert
+        for o in outcomes
+        if isinstance(o, Release | Failed | Dead | TokenRefused) and o.alert
+    ]
     async with sessions.begin() as session:
         for incident in _first_per_page(refused):
             await mark_token_invalid(session, incident.platform, incident.page_id)

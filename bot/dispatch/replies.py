@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.dispatch.alerts import token_refused_alert
+from bot.dispatch.alerts import LASTING_THROTTLES, lasting_throttle_alert, token_refused_alert
 from bot.dispatch.backoff import Backoff
 from bot.dispatch.outcomes import (
     Failed,
@@ -370,6 +370,7 @@ class ReplyDispatcher:
 
     def _throttled(self, job: ReplyJob, pace: PagePace, failure: GraphFailure) -> Release:
         was_held = pace.held_until(self._clock()) is not None
+        incidents = pace.throttles_in_a_row
         until = pace.throttled(failure.retry_after, self._clock())
         if not was_held:
             log.warning(
@@ -379,11 +380,22 @@ class ReplyDispatcher:
                 failure,
                 until - self._clock(),
             )
+        # Once per run of throttles: when this answer made it the LASTING_THROTTLES-th.
+        lasting = incidents < LASTING_THROTTLES <= pace.throttles_in_a_row
         return Release(
             job.message.id,
             self._wall_at(until),
             hold_partition=job.message.partition,
             hold_kinds=REPLY_KINDS,
+            alert=lasting_throttle_alert(
+                job.platform,
+                job.page_id,
+                pace.throttles_in_a_row,
+                until - self._clock(),
+                self._wall_clock(),
+            )
+            if lasting
+            else None,
         )
 
     def _token_refused(self, ready: _Ready, failure: GraphFailure) -> Outcome:

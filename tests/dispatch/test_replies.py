@@ -454,3 +454,18 @@ async def test_stopping_gives_waiting_rows_back_at_once(
     assert 1 <= len(sent) <= 5 and len(sent) == len(fake.messages)
     # Given back untried and due now, not left leased for a minute.
     assert all(row.attempts == 0 and row.available_at <= utcnow() for row in waiting)
+
+
+async def test_a_page_throttled_again_and_again_alerts_staff_once(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, comments("t", 6))
+    # Three throttles in a row, each over before the next call (2/s: calls 0.5 s apart).
+    fake.fail_next(3, code=80001, page_id=PAGE, regain_minutes=0.2 / 60)
+    sender = dispatcher(sessions, graph, make_settings(reply_rate_per_page=2.0))
+    async with running(sender):
+        await wait_for(all_sent(sessions), timeout=30, what="all replies sent")
+    alerts = [row.payload for row in await rows(sessions, "staff_alert")]
+    assert [alert["alert"] for alert in alerts] == ["throttle_lasting"]
+    assert "3 times in a row" in str(alerts[0]["text"])
+    assert len([m for m in fake.messages if m.page_id == PAGE]) == 6  # none lost
