@@ -31,6 +31,8 @@ class LiveSpec:
     video_id: str | None = None
     post_id: str | None = None
     title: str | None = None
+    # The live video object's id when it differs from the video id (polling uses it).
+    live_video_id: str | None = None
 
 
 async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
@@ -49,6 +51,7 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
         platform=spec.platform,
         page_id=spec.page_id,
         video_id=spec.video_id,
+        live_video_id=spec.live_video_id,
         post_id=post_id,
         media_id=spec.video_id if spec.platform == "instagram" else None,
         title=spec.title,

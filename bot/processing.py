@@ -138,9 +138,7 @@ class CommentProcessor:
             session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
         )
 
-    def _read(
-        self, comment: CommentView, live: Live | None
-    ) -> tuple[Reading, ParseResult | None]:
+    def _read(self, comment: CommentView, live: Live | None) -> tuple[Reading, ParseResult | None]:
         """What the comment says, and the reading to record on it."""
         if comment.verb != "add":
             return (comment.id, "none", [], f"a '{comment.verb}' event"), None

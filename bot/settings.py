@@ -73,6 +73,8 @@ class Settings:
     shop_timezone: str = "Asia/Taipei"
     # How often expired holds are released and closed replays closed.
     sweep_every: timedelta = timedelta(seconds=5)
+    # How often live comments are also polled from the Graph API (webhooks lose some).
+    poll_every: timedelta = timedelta(seconds=5)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -119,6 +121,7 @@ class Settings:
             shop_timezone=_timezone(env.get("SHOP_TIMEZONE", "Asia/Taipei")),
             pickup_shops=_shops(env.get("PICKUP_SHOPS", "台北門市 Taipei,台中門市 Taichung")),
             sweep_every=duration("SWEEP_EVERY", env.get("SWEEP_EVERY", "5s")),
+            poll_every=duration("POLL_EVERY", env.get("POLL_EVERY", "5s")),
         )
 
 

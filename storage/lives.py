@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Live
+from storage.types import utcnow
 
 OPEN_STATUSES = ("live", "replay")
+# A comment may still get a private reply for 7 days, so a closed live keeps answering
+# "ordering has closed" that long.
+ANSWERED_AFTER_CLOSE = timedelta(days=7)
 
 
 async def open_lives(session: AsyncSession) -> list[Live]:
-    """Lives that still take comments (live, or replay before or after its deadline)."""
-    result = await session.scalars(select(Live).where(Live.status.in_(OPEN_STATUSES)))
+    """Lives whose comments still get an answer: live, replay, or closed less than a week."""
+    recently = utcnow() - ANSWERED_AFTER_CLOSE
+    result = await session.scalars(
+        select(Live).where(
+            or_(
+                Live.status.in_(OPEN_STATUSES),
+                and_(Live.status == "closed", Live.replay_deadline > recently),
+            )
+        )
+    )
     return list(result.all())
 
 

@@ -53,3 +53,13 @@ async def test_a_replay_closes_at_its_deadline_and_its_waitlist_with_it(
         waiting = (await session.scalars(select(WaitlistEntry.status))).all()
     assert live is not None and live.status == "closed"
     assert waiting == ["closed"]
+    await comment_on(runtime, [("late", "A2+1")], start=100)
+    async with runtime.sessions() as session:
+        texts = (
+            await session.scalars(
+                select(OutboxMessage.payload).where(
+                    OutboxMessage.kind == "reply", OutboxMessage.key.like("%\\_100", escape="\\")
+                )
+            )
+        ).all()
+    assert len(texts) == 1 and "結束" in str(texts[0]["text"])  # told it closed, nothing taken

@@ -117,6 +117,7 @@ async def live_json(session: AsyncSession, live: Live) -> JsonObject:
         "platform": live.platform,
         "page_id": live.page_id,
         "video_id": live.video_id,
+        "live_video_id": live.live_video_id,
         "post_id": live.post_id,
         "title": live.title,
         "status": live.status,
@@ -159,6 +160,7 @@ def _spec(body: JsonObject) -> LiveSpec:
         post_id=post_id,
         title=_text(body, "title"),
         lineup_csv=lineup,
+        live_video_id=_text(body, "live_video_id"),
     )
 
 

@@ -9,6 +9,7 @@ from bot.staffbot import TelegramIngress, add_telegram_route
 from webhooks import (
     api_inventory,
     api_lives,
+    api_reports,
     api_reviews,
     checkout,
     deletion,
@@ -35,6 +36,7 @@ def build_app(runtime: Runtime, telegram: TelegramIngress | None = None) -> web.
     app.router.add_post("/api/lives/{live_id}/current", api_lives.set_current)
     app.router.add_post("/api/lives/{live_id}/end", api_lives.end)
     app.router.add_get("/api/lives/{live_id}/orders", api_lives.orders)
+    app.router.add_get("/api/lives/{live_id}/report", api_reports.report)
     app.router.add_get("/api/inventory", api_inventory.list_stock)
     app.router.add_post("/api/inventory/adjust", api_inventory.adjust_stock)
     app.router.add_get("/api/reviews", api_reviews.queue)

@@ -6,10 +6,23 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.cli import db, demo, members, outbox, parse, replay, serve, simulate, worker
+from bot.cli import (
+    db,
+    demo,
+    live,
+    members,
+    outbox,
+    pages,
+    parse,
+    replay,
+    report,
+    serve,
+    simulate,
+    worker,
+)
 from bot.cli.errors import CommandError
 
-COMMANDS = (demo, serve, worker, db, parse, replay, simulate, members, outbox)
+COMMANDS = (demo, serve, worker, db, live, pages, report, parse, replay, simulate, members, outbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

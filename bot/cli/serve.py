@@ -17,6 +17,7 @@ from bot.cli.errors import CommandError, load_settings, service_errors, until_st
 from bot.dispatch.service import run_senders
 from bot.loop import run_async
 from bot.pipeline import Pipeline
+from bot.polling import run_poller
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.staffbot import TelegramIngress, run_staff_bot
@@ -52,6 +53,7 @@ async def serve(settings: Settings) -> None:
             _listening(runtime, telegram),
             _embedded_workers(runtime, stop),
             _background(run_sweeper(runtime, stop), stop),
+            _background(run_poller(runtime, stop), stop),
             _background(run_senders(runtime, stop), stop),
             # last, so it stops first
             _background(run_staff_bot(runtime, stop, telegram), stop),
