@@ -20,10 +20,10 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.graph import (
@@ -40,6 +40,7 @@ from bot.pipeline import Pipeline
 from bot.runtime import Runtime
 from storage.db import chunked
 from storage.models import Comment, Live, Page
+from storage.outbox import write_staff_alert
 from storage.types import utcnow
 from webhooks.envelope import CommentEvent, LiveStatusEvent
 
@@ -48,6 +49,8 @@ log = logging.getLogger("livecart.polling")
 PAGE_SIZE = 100
 # Pages read per live per poll; a longer backlog (a restart mid-live) goes on at the next poll.
 MAX_PAGES_PER_POLL = 20
+# Polling finds comments but no webhook came for this long: the webhooks have gone quiet.
+WEBHOOKS_QUIET_AFTER = timedelta(seconds=60)
 RECENT_IDS_PER_LIVE = 5000
 SLOW_AT, HOLD_AT = 80.0, 95.0
 SLOW_FACTOR = 4
@@ -406,7 +409,35 @@ class LivePoller:
             target.live_id,
             len(events),
         )
+        await self._alert_if_webhooks_quiet(target, len(events))
         return len(events)
+
+    async def _alert_if_webhooks_quiet(self, target: PollTarget, found: int) -> None:
+        """Polling finds comments while no webhook delivered any for a while: Meta's webhooks
+        for this Page may be off (unsubscribed app, expired subscription); staff hear once an
+        hour per live."""
+        now = utcnow()
+        async with self._runtime.sessions.begin() as session:
+            last = await session.scalar(
+                select(func.max(Comment.received_at)).where(
+                    Comment.live_id == target.live_id, Comment.source == "webhook"
+                )
+            )
+            if last is not None and now - last < WEBHOOKS_QUIET_AFTER:
+                return
+            quiet = "never delivered any" if last is None else f"quiet since {last:%H:%M} UTC"
+            await write_staff_alert(
+                session,
+                f"alert:webhooks_quiet:{target.live_id}:{now:%Y%m%d%H}",
+                {
+                    "alert": "webhooks_quiet",
+                    "text": (
+                        f"Live {target.live_id}: Meta's webhooks are {quiet}, but polling just "
+                        f"found {found} new comment(s). Check the app's subscription on Page "
+                        f"{target.page_id} (`livecart pages subscribe {target.page_id}`)."
+                    ),
+                },
+            )
 
     # --- rate limits and failures -------------------------------------------------------------
 

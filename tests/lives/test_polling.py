@@ -123,6 +123,7 @@ async def test_webhooks_and_polling_together_order_every_comment_once(
             ).all()
         )
     assert sources == {"webhook": 36, "poll": 24}
+    assert await quiet_alerts(runtime) == 0  # webhooks were delivering: nothing to tell staff
 
 
 async def test_a_comment_polled_first_is_not_ordered_again_by_its_late_webhook(
@@ -136,6 +137,17 @@ async def test_a_comment_polled_first_is_not_ordered_again_by_its_late_webhook(
         "comments": 12, "lines": 12, "waitlisted": 0, "units": 12, "reserve_moves": 12,
         "replies": 12,
     }  # fmt: skip
+    assert await quiet_alerts(runtime) == 1  # polling found comments no webhook ever brought
+
+
+async def quiet_alerts(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        payloads = (
+            await session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.kind == "staff_alert")
+            )
+        ).all()
+    return sum(payload.get("alert") == "webhooks_quiet" for payload in payloads)
 
 
 async def test_polling_reads_unfiltered_comments(runtime: Runtime) -> None:
