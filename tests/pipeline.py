@@ -43,6 +43,27 @@ async def start_test_live(
         return live.id
 
 
+def comment_changes(
+    authored: Sequence[tuple[str, str]],
+    *,
+    start: int = 1,
+    video_id: str = VIDEO,
+    page_id: str = PAGE,
+) -> list[dict[str, object]]:
+    """Facebook comments (author, text) numbered from `start`: ids `{video}_{n}`."""
+    return [
+        facebook_comment(
+            page_id=page_id,
+            video_id=video_id,
+            comment=str(start + n),
+            text=text,
+            author_id=author,
+            author_name=f"Buyer {author}",
+        )
+        for n, (author, text) in enumerate(authored)
+    ]
+
+
 async def comment_on(
     runtime: Runtime,
     comments: Sequence[tuple[str, str]],
@@ -52,16 +73,6 @@ async def comment_on(
     page_id: str = PAGE,
 ) -> None:
     """Queue Facebook comments (author, text) the way Meta delivers them, then drain."""
-    changes = [
-        facebook_comment(
-            page_id=page_id,
-            video_id=video_id,
-            comment=str(start + n),
-            text=text,
-            author_id=author,
-            author_name=f"Buyer {author}",
-        )
-        for n, (author, text) in enumerate(comments)
-    ]
+    changes = comment_changes(comments, start=start, video_id=video_id, page_id=page_id)
     await runtime.queue.put(signed_body(envelope("page", [(page_id, changes)]), "x")[0])
     await drain(runtime)

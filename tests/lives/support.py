@@ -9,12 +9,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from bot.fakes.meta_webhooks import Change, envelope, facebook_comment, signed_body
+from bot.fakes.meta_webhooks import Change, envelope, signed_body
 from bot.live_sessions import LiveSpec, start_live
 from bot.runtime import Runtime
 from storage.models import Identity, Order, OrderLine, OutboxMessage, Page
 from tests.conftest import APP_SECRET, STAFF_TOKEN
-from tests.pipeline import LINEUP, PAGE, VIDEO, drain
+from tests.pipeline import LINEUP, PAGE, VIDEO, comment_changes, drain
 from webhooks.app import build_app
 
 __all__ = ["LINEUP", "PAGE", "VIDEO"]
@@ -70,17 +70,7 @@ def comments(
     page_id: str = PAGE,
 ) -> list[Change]:
     """Facebook comments (author, text) numbered from `start`: ids `{video}_{n}`."""
-    return [
-        facebook_comment(
-            page_id=page_id,
-            video_id=video_id,
-            comment=str(start + n),
-            text=text,
-            author_id=author,
-            author_name=f"Buyer {author}",
-        )
-        for n, (author, text) in enumerate(authored)
-    ]
+    return comment_changes(authored, start=start, video_id=video_id, page_id=page_id)
 
 
 async def start_polled_live(runtime: Runtime, *, token: str | None = TOKEN) -> int:
