@@ -25,7 +25,7 @@ from storage import orders
 from storage.members import Merged, merge_into
 from storage.models import Live, Member, Order, OrderLine, Sku, WaitlistEntry
 from storage.orders import OrderSnapshot
-from storage.outbox_rows import Outgoing, add_outbox
+from storage.outbox import Outgoing, add_outbox
 from storage.stock import AVAILABLE, StockRequest
 from storage.stock_backends import Stock
 

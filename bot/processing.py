@@ -35,7 +35,7 @@ from storage.comments import CommentView, record_readings
 from storage.members import Buyer, IdentityKey, ensure_buyers
 from storage.models import Live, Page
 from storage.orders import OrderSnapshot, snapshots
-from storage.outbox_rows import Outgoing, add_outbox
+from storage.outbox import Outgoing, add_outbox
 from storage.reviews import add_reviews
 from storage.stock import levels
 from storage.stock_backends import Stock
@@ -126,11 +126,17 @@ class CommentProcessor:
         )
         comments = [c for c, _, _ in orders] + [c for c, _ in closed]
         languages = await languages_of(session, comments)
+        # One read of every cart the batch touched or answers about: replies and events share it.
+        carts = await snapshots(
+            session,
+            placed.changed
+            | {p.order_id for p in placed.placements.values() if p.order_id is not None},
+        )
         await add_outbox(
             session,
-            await self._replies(session, ordering, placed, comments, buyers, languages)
+            self._replies(ordering, placed, carts, comments, buyers, languages)
             + self._closed_replies(closed, languages)
-            + await _store_events(session, placed)
+            + _store_events(placed, carts)
             + await self._stock_alerts(session, ordering, placed)
             + [_staff_review(r.comment) for r in reviews],
         )
@@ -156,18 +162,16 @@ class CommentProcessor:
             self._lineups[live.id] = cached
         return cached[1]
 
-    async def _replies(
+    def _replies(
         self,
-        session: AsyncSession,
         ordering: Sequence[OrderComment],
         placed: Placed,
+        carts: dict[int, OrderSnapshot],
         comments: Sequence[CommentView],
         buyers: dict[IdentityKey, Buyer],
         languages: dict[tuple[str, str], str],
     ) -> list[Outgoing]:
         by_id = {comment.id: comment for comment in comments}
-        order_ids = {p.order_id for p in placed.placements.values() if p.order_id is not None}
-        carts = await snapshots(session, order_ids)
         messages: list[Outgoing] = []
         for request in ordering:
             comment = by_id[request.comment_id]
@@ -348,11 +352,8 @@ async def languages_of(
     return {(platform, page): language for platform, page, language in rows.all()}
 
 
-async def _store_events(session: AsyncSession, placed: Placed) -> list[Outgoing]:
+def _store_events(placed: Placed, found: dict[int, OrderSnapshot]) -> list[Outgoing]:
     """One event per order the batch changed, for the central store (in order per order)."""
-    if not placed.changed:
-        return []
-    found = await snapshots(session, placed.changed)
     return [
         order_event(
             "order.reserved" if order_id in placed.opened else "order.updated", found[order_id]

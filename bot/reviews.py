@@ -14,7 +14,7 @@ from bot.cart import Item
 from bot.lives import ordering_state
 from bot.processing import CommentProcessor, languages_of
 from storage.models import Comment, Live, ReviewItem
-from storage.outbox_rows import add_outbox
+from storage.outbox import add_outbox
 
 REJECT = "reject"
 

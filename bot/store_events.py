@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from storage.orders import OrderSnapshot
-from storage.outbox_rows import Outgoing
+from storage.outbox import Outgoing
 
 
 def order_event(event: str, order: OrderSnapshot) -> Outgoing:

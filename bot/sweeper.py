@@ -17,7 +17,7 @@ from bot.runtime import Runtime
 from bot.store_events import order_event
 from storage import orders
 from storage.models import Live
-from storage.outbox_rows import add_outbox
+from storage.outbox import add_outbox
 from storage.stock import StockRequest
 from storage.types import utcnow
 

@@ -20,10 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.db import chunked, dialect_of, insert_ignoring_duplicates
-from storage.models import Comment, OutboxMessage, Page
+from storage.models import Comment, JsonObject, OutboxMessage, Page
 from storage.types import utcnow
-
-JsonObject = dict[str, Any]
 
 PENDING, SENT, FAILED, DEAD = "pending", "sent", "failed", "dead"
 REPLY, PUBLIC_REPLY, STORE_EVENT = "reply", "public_reply", "store_event"
@@ -255,6 +253,37 @@ async def counts(session: AsyncSession) -> dict[tuple[str, str], int]:
 
 
 # --- staff alerts --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    kind: str
+    key: str
+    partition: str
+    payload: JsonObject
+
+
+async def add_outbox(session: AsyncSession, messages: Sequence[Outgoing]) -> None:
+    """A message whose key is already in the outbox is not written again."""
+    if not messages:
+        return
+    now = utcnow()
+    await session.execute(
+        insert_ignoring_duplicates(dialect_of(session), OutboxMessage),
+        [
+            {
+                "kind": m.kind,
+                "key": m.key,
+                "partition": m.partition,
+                "payload": m.payload,
+                "status": "pending",
+                "attempts": 0,
+                "available_at": now,
+                "created_at": now,
+            }
+            for m in messages
+        ],
+    )
 
 
 async def write_staff_alert(session: AsyncSession, key: str, payload: JsonObject) -> bool:

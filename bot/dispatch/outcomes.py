@@ -13,8 +13,8 @@ from datetime import datetime
 
 from storage.db import SessionFactory
 from storage.group_commit import GroupCommit
+from storage.models import JsonObject
 from storage.outbox import (
-    JsonObject,
     Refusal,
     Reschedule,
     defer_partition,
