@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import timedelta
 
 import orjson
@@ -31,6 +31,8 @@ from webhooks.envelope import (
 )
 
 log = logging.getLogger("livecart.pipeline")
+# Read by name, not with dataclasses.asdict: that deep-copies every value, on the hot path.
+_EVENT_FIELDS = tuple(f.name for f in fields(CommentEvent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,4 +129,7 @@ def _comment_row(event: CommentEvent, lives: LiveIndex, source: str) -> dict[str
     live = lives.find(
         event.platform, post_id=event.post_id, media_id=event.media_id, comment_id=event.comment_id
     )
-    return {**asdict(event), "live_id": live.id if live else None, "source": source}
+    row: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    row["live_id"] = live.id if live else None
+    row["source"] = source
+    return row

@@ -59,8 +59,11 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
 
 
 def insert_ignoring_duplicates(dialect: str, table: type[Base]) -> Insert:
-    """INSERT that skips rows whose unique key is already there (both dialects say it alike)."""
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table)
+    """INSERT that skips rows whose unique key is already there (both dialects say it alike).
+
+    A Core statement on the mapped table: the ORM's bulk layer adds a cost per row, and these
+    inserts only ever take plain rows."""
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table.__table__)
     return statement.on_conflict_do_nothing()
 
 

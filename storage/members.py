@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -16,6 +18,8 @@ from storage.orders import recompute_totals
 from storage.types import utcnow
 
 IdentityKey = tuple[str, str, str]  # platform, page id, scoped id
+# Core table: new members skip the ORM's per-row bulk layer.
+MEMBERS = cast(Table, Member.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,22 +39,25 @@ async def ensure_buyers(
     missing = [key for key in wanted if key not in found]
     if missing:
         now = utcnow()
-        member_ids = (
-            await session.scalars(
-                insert(Member).returning(Member.id, sort_by_parameter_order=True),
-                [{"name": wanted[key], "created_at": now, "updated_at": now} for key in missing],
-            )
-        ).all()
+        created = await session.execute(
+            insert(MEMBERS).returning(MEMBERS.c.name, MEMBERS.c.id),
+            [{"name": wanted[key], "created_at": now, "updated_at": now} for key in missing],
+        )
+        # RETURNING's row order is not promised (sorting it costs a statement per row on
+        # SQLite); new members differ only by name, so any member of the right name will do.
+        ids_by_name: dict[str | None, list[int]] = defaultdict(list)
+        for name, member_id in created.all():
+            ids_by_name[name].append(member_id)
         rows = [
             {
-                "member_id": member_id,
+                "member_id": ids_by_name[wanted[key]].pop(),
                 "platform": key[0],
                 "page_id": key[1],
                 "scoped_id": key[2],
                 "display_name": wanted[key],
                 "created_at": now,
             }
-            for key, member_id in zip(missing, member_ids, strict=True)
+            for key in missing
         ]
         # A concurrent worker may have created the same identity: theirs wins, ours is unused.
         await session.execute(insert_ignoring_duplicates(dialect_of(session), Identity), rows)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import chunked
@@ -19,6 +20,8 @@ from storage.models import Sku, StockMove
 from storage.types import utcnow
 
 AVAILABLE = Sku.on_hand - Sku.reserved - Sku.sold
+# Core table: ledger rows skip the ORM's per-row bulk layer.
+MOVES = cast(Table, StockMove.__table__)
 _RETRIES = 8
 
 
@@ -186,7 +189,7 @@ async def record(
         for sku, reason, reference, on_hand, reserved, sold in moves
     ]
     for chunk in chunked(rows, 1000):
-        await session.execute(insert(StockMove), chunk)
+        await session.execute(insert(MOVES), chunk)
 
 
 async def levels(session: AsyncSession, skus: Iterable[str] | None = None) -> list[StockLevel]:

@@ -1,0 +1,77 @@
+"""Batch inserts that hand back new ids: each id lands on the row it was made for."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage.db import SessionFactory, create_engine, session_factory
+from storage.members import IdentityKey, ensure_buyers
+from storage.models import Identity, Live, Member, Order
+from storage.orders import open_orders
+from storage.types import utcnow
+
+
+@pytest.fixture
+async def sessions(database_url: str) -> AsyncIterator[SessionFactory]:
+    engine = create_engine(database_url)
+    yield session_factory(engine)
+    await engine.dispose()
+
+
+# Names repeat (and some are missing) on purpose: ids must not be matched up by position alone.
+PEOPLE: list[tuple[IdentityKey, str | None]] = [
+    (("facebook", "p1", f"viewer-{n}"), [None, "Amy", "Ben", "王小明", "Amy"][n % 5])
+    for n in range(120)
+]
+
+
+async def test_new_buyers_get_one_member_each_named_as_they_commented(
+    sessions: SessionFactory,
+) -> None:
+    async with sessions.begin() as session:
+        buyers = await ensure_buyers(session, PEOPLE)
+    assert len({buyer.member_id for buyer in buyers.values()}) == len(PEOPLE)
+    async with sessions() as session:
+        stored = {
+            (platform, page, scoped): (identity_id, member_id, display, name)
+            for platform, page, scoped, identity_id, member_id, display, name in (
+                await session.execute(
+                    select(
+                        Identity.platform,
+                        Identity.page_id,
+                        Identity.scoped_id,
+                        Identity.id,
+                        Identity.member_id,
+                        Identity.display_name,
+                        Member.name,
+                    ).join(Member, Member.id == Identity.member_id)
+                )
+            ).all()
+        }
+    for key, name in PEOPLE:
+        identity_id, member_id, display, member_name = stored[key]
+        assert (display, member_name) == (name, name)
+        assert (buyers[key].identity_id, buyers[key].member_id) == (identity_id, member_id)
+    async with sessions.begin() as session:
+        assert await ensure_buyers(session, PEOPLE) == buyers
+
+
+async def test_new_orders_are_handed_back_per_buyer(sessions: SessionFactory) -> None:
+    async with sessions.begin() as session:
+        buyers = await ensure_buyers(session, PEOPLE)
+        now = utcnow()
+        lives = [Live(platform="facebook", page_id="p1") for _ in range(2)]
+        session.add_all(lives)
+        await session.flush()
+        wanted = [
+            ((live.id, buyer.member_id), buyer.identity_id)
+            for n, buyer in enumerate(buyers.values())
+            for live in lives[: 1 + n % 2]
+        ]
+        created = await open_orders(session, wanted, now + timedelta(hours=1))
+    assert set(created) == {key for key, _ in wanted}
+    async with sessions() as session:
+        rows = (await session.execute(select(Order.id, Order.live_id, Order.member_id))).all()
+    assert {(live, member): order_id for order_id, live, member in rows} == created
