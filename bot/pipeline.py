@@ -18,7 +18,7 @@ from bot.lives import follow_platform_status
 from bot.processing import CommentProcessor
 from bot.runtime import Runtime
 from storage.comments import CommentKey, claim_received, mark_failed, store_comments
-from storage.db import SessionFactory
+from storage.db import SessionFactory, WriterTurns
 from storage.lives import LiveIndex, open_lives
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
@@ -46,12 +46,23 @@ class Pipeline:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Pipeline:
         processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
-        return cls(runtime.sessions, processor, replay_window=runtime.settings.replay_window)
+        return cls(
+            runtime.sessions,
+            processor,
+            replay_window=runtime.settings.replay_window,
+            writers=runtime.writers,
+        )
 
     def __init__(
-        self, sessions: SessionFactory, processor: CommentProcessor, *, replay_window: timedelta
+        self,
+        sessions: SessionFactory,
+        processor: CommentProcessor,
+        *,
+        replay_window: timedelta,
+        writers: WriterTurns,
     ) -> None:
         self._sessions = sessions
+        self._writers = writers
         self._processor = processor
         self._replay_window = replay_window
 
@@ -69,7 +80,7 @@ class Pipeline:
         source: str,
     ) -> None:
         """Keep every comment as received, on the live it belongs to (one transaction)."""
-        async with self._sessions.begin() as session:
+        async with self._writers.turn(), self._sessions.begin() as session:
             lives = LiveIndex(await open_lives(session))
             now = utcnow()
             for status in statuses:
@@ -86,7 +97,7 @@ class Pipeline:
         if not keys:
             return 0
         try:
-            async with self._sessions.begin() as session:
+            async with self._writers.turn(), self._sessions.begin() as session:
                 claimed = await claim_received(session, keys)
                 await self._processor.process(session, claimed)
                 return len(claimed)
@@ -96,13 +107,13 @@ class Pipeline:
 
     async def _process_alone(self, key: CommentKey) -> int:
         try:
-            async with self._sessions.begin() as session:
+            async with self._writers.turn(), self._sessions.begin() as session:
                 claimed = await claim_received(session, [key])
                 await self._processor.process(session, claimed)
                 return len(claimed)
         except Exception as error:
             log.exception("comment %s could not be processed; kept for `livecart replay`", key[1])
-            async with self._sessions.begin() as session:
+            async with self._writers.turn(), self._sessions.begin() as session:
                 await mark_failed(session, key, f"{type(error).__name__}: {error}")
             return 0
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.settings import Settings
 from storage.app_state import ensure_secret
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, WriterTurns, create_engine, session_factory
 from storage.inbox import SqlInbox
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.queue import DeliveryQueue
@@ -40,6 +40,7 @@ class Runtime:
     queue: DeliveryQueue
     stock: Stock
     checkout_secret: str
+    writers: WriterTurns
 
 
 @asynccontextmanager
@@ -53,12 +54,13 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
         sessions = session_factory(engine)
         secret = settings.livecart_secret or await ensure_secret(sessions)
         keys = RedisKeys(settings.redis_prefix)
+        writers = WriterTurns(engine)
         queue: DeliveryQueue = (
             RedisStreamQueue(
                 redis, keys, reclaim_after=settings.worker_reclaim_after.total_seconds()
             )
             if redis is not None
-            else SqlInbox(engine)
+            else SqlInbox(engine, writers=writers)
         )
         stock: Stock = SqlStock()
         if redis is not None:
@@ -66,7 +68,7 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
             await _rebuild_counters(gate)
             stock = RedisStock(gate)
         try:
-            yield Runtime(settings, engine, sessions, redis, keys, queue, stock, secret)
+            yield Runtime(settings, engine, sessions, redis, keys, queue, stock, secret, writers)
         finally:
             await queue.close()
     finally:

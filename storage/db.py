@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import asynccontextmanager
 from typing import TypeVar
 
 from sqlalchemy import event, text
@@ -34,6 +37,54 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+class WriterTurns:
+    """SQLite lets one transaction write at a time, and a writer that finds the lock taken
+    sleeps in SQLite's busy handler (up to 100 ms a try): under a burst, webhook acks waited
+    behind those sleeps. This process's hot writers (inbox, pipeline) take turns here instead,
+    each woken the moment the one before it commits; an urgent writer (a webhook waiting for
+    its 200) goes before the pipeline's batches. PostgreSQL has no such lock: every turn is
+    free there."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._serial = engine.dialect.name == "sqlite"
+        self._busy = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._others: deque[asyncio.Future[None]] = deque()
+
+    @asynccontextmanager
+    async def turn(self, *, urgent: bool = False) -> AsyncIterator[None]:
+        if not self._serial:
+            yield
+            return
+        await self._wait(self._urgent if urgent else self._others)
+        try:
+            yield
+        finally:
+            self._hand_on()
+
+    async def _wait(self, line: deque[asyncio.Future[None]]) -> None:
+        if not self._busy:
+            self._busy = True
+            return
+        waiting = asyncio.get_running_loop().create_future()
+        line.append(waiting)
+        try:
+            await waiting
+        except asyncio.CancelledError:
+            if waiting.done() and not waiting.cancelled():
+                self._hand_on()  # the turn reached us as we were cancelled: pass it on
+            raise
+
+    def _hand_on(self) -> None:
+        for line in (self._urgent, self._others):
+            while line:
+                waiting = line.popleft()
+                if not waiting.done():
+                    waiting.set_result(None)
+                    return
+        self._busy = False
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -6,22 +6,32 @@ import asyncio
 import contextlib
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import session_factory
+from storage.db import WriterTurns, session_factory
 from storage.group_commit import GroupCommit
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
 
 LEASE = timedelta(seconds=60)
+# Core table: a delivery is a plain row, written without the ORM's per-row bulk layer.
+INBOX = cast(Table, InboxDelivery.__table__)
 
 
 class SqlInbox:
-    def __init__(self, engine: AsyncEngine, *, lease: timedelta = LEASE) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        lease: timedelta = LEASE,
+        writers: WriterTurns | None = None,
+    ) -> None:
         self._engine = engine
+        self._writers = writers or WriterTurns(engine)
         self._sessions = session_factory(engine)
         # PostgreSQL lets concurrent consumers skip each other's rows; SQLite has one writer.
         self._skip_locked = engine.dialect.name == "postgresql"
@@ -36,9 +46,9 @@ class SqlInbox:
 
     async def _insert(self, bodies: Sequence[bytes]) -> None:
         now = utcnow()
-        async with self._engine.begin() as connection:
+        async with self._writers.turn(urgent=True), self._engine.begin() as connection:
             await connection.execute(
-                insert(InboxDelivery), [{"body": body, "received_at": now} for body in bodies]
+                insert(INBOX), [{"body": body, "received_at": now} for body in bodies]
             )
         self._arrived.set()
 
@@ -62,7 +72,7 @@ class SqlInbox:
         )
         if self._skip_locked:
             free = free.with_for_update(skip_locked=True)
-        async with self._sessions.begin() as session:
+        async with self._writers.turn(), self._sessions.begin() as session:
             rows = await session.execute(
                 update(InboxDelivery)
                 .where(InboxDelivery.id.in_(free.scalar_subquery()))
@@ -79,7 +89,7 @@ class SqlInbox:
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:
             return
-        async with self._sessions.begin() as session:
+        async with self._writers.turn(), self._sessions.begin() as session:
             await session.execute(
                 delete(InboxDelivery).where(InboxDelivery.id.in_([int(i) for i in ids]))
             )
