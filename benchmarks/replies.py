@@ -26,6 +26,7 @@ from pathlib import Path
 import aiohttp
 from sqlalchemy import func, insert, select
 
+from benchmarks.figures import Figure, Options, Target
 from bot.dispatch.replies import ReplyDispatcher
 from bot.fakes.graph_api import FakeGraph
 from bot.graph import GraphClient
@@ -38,6 +39,7 @@ from storage.types import utcnow
 
 APP_SECRET = "bench-app-secret"
 TARGET = 0.95
+PAGES, RATE, LATENCY = 2, 40.0, (0.1, 0.3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +164,26 @@ def _measure(fake: FakeGraph, replies: int, configured: float) -> Result:
     )
 
 
+def run(options: Options) -> list[Figure]:
+    """The figures for `python -m benchmarks` (quick: 200 replies instead of 2,000)."""
+    replies = 200 if options.quick else 2000
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        result = run_async(bench(url, replies, PAGES, RATE, LATENCY))
+    return [
+        Figure("replies", "messages/s", result.per_second, baseline=result.configured,
+               baseline_name="configured", target=Target(">=", TARGET, of_ratio=True)),
+        Figure("replies", "comments answered twice", result.duplicates, target=Target("<=", 0)),
+    ]  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--replies", type=int, default=2000)
-    parser.add_argument("--pages", type=int, default=2)
-    parser.add_argument("--rate", type=float, default=40.0, help="replies per second per Page")
-    parser.add_argument("--min-latency", type=float, default=0.1)
-    parser.add_argument("--max-latency", type=float, default=0.3)
+    parser.add_argument("--pages", type=int, default=PAGES)
+    parser.add_argument("--rate", type=float, default=RATE, help="replies per second per Page")
+    parser.add_argument("--min-latency", type=float, default=LATENCY[0])
+    parser.add_argument("--max-latency", type=float, default=LATENCY[1])
     parser.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli import (
+    bench,
     db,
     demo,
     live,
@@ -22,7 +23,21 @@ from bot.cli import (
 )
 from bot.cli.errors import CommandError
 
-COMMANDS = (demo, serve, worker, db, live, pages, report, parse, replay, simulate, members, outbox)
+COMMANDS = (
+    demo,
+    serve,
+    worker,
+    db,
+    live,
+    pages,
+    report,
+    parse,
+    replay,
+    simulate,
+    members,
+    outbox,
+    bench,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,93 @@
+"""`livecart bench`: the suites' figures as one table; the burst end to end against `serve`."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import pytest
+from redis import Redis
+from redis.exceptions import RedisError
+
+from benchmarks.figures import Figure, Target, table
+from bot.cli import bench
+from bot.cli.errors import CommandError
+from tests.cli import clean_env, livecart
+from tests.conftest import REDIS_URL, service_unavailable
+
+
+def cells(output: str) -> dict[tuple[str, str], list[str]]:
+    """The table's rows by (suite, figure): value, baseline, ratio, target, met."""
+    rows: dict[tuple[str, str], list[str]] = {}
+    for line in output.splitlines():
+        if line.startswith("| ") and not line.startswith(("| suite ", "|---")):
+            suite, figure, *rest = (cell.strip() for cell in line.strip("|").split("|"))
+            rows[(suite, figure)] = rest
+    return rows
+
+
+def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment(tmp_path: Path) -> None:
+    try:
+        with Redis.from_url(REDIS_URL, socket_timeout=2) as redis:
+            redis.ping()
+    except RedisError as error:
+        service_unavailable("Redis", str(error))
+    # From a folder outside the checkout: the command finds its benchmarks beside `bot/`.
+    result = livecart(
+        "bench", "--quick", "--only", "burst", "--redis", REDIS_URL,
+        env=clean_env(), cwd=tmp_path, timeout=150,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout
+    assert re.search(r"^Machine: \d+ cores, \d+ GiB RAM, .*Python 3", result.stdout, re.M)
+    rows = cells(result.stdout)
+    for backend in ("sqlite", "redis"):
+        suite = f"burst ({backend})"
+        assert rows[(suite, "oversell (units)")][0] == "0"
+        assert rows[(suite, "F1 units held by buyers")][:2] == ["5", "5 (stock)"]
+        assert rows[(suite, "burst comments decided")][:2] == ["400", "400 (sent)"]
+        assert rows[(suite, "delivery errors (non-200)")][0] == "0"
+        assert (suite, "ack p99") in rows
+        assert (suite, "last decision after the burst") in rows
+    assert {suite for suite, _ in rows} == {"burst (sqlite)", "burst (redis)"}
+
+
+def test_an_unknown_suite_is_refused_in_one_line(tmp_path: Path) -> None:
+    result = livecart("bench", "--only", "parse,speed", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown suite speed: choose from parse, ingest, pipeline, replies, burst" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+
+
+def test_without_a_checkout_the_command_says_where_to_run_it(tmp_path: Path) -> None:
+    with pytest.raises(CommandError, match="runs from a source checkout") as refused:
+        bench.find_benchmarks(tmp_path)
+    assert refused.value.exit_code == 2
+
+
+def test_the_table_puts_each_figure_beside_its_baseline_and_target() -> None:
+    figures = [
+        Figure("burst", "ack p99", 80.0, "ms", 8.0, "calm", Target("<=", 100)),
+        Figure("ingest", "sqlite deliveries/s", 3000.0, baseline=6000.0, baseline_name="ceiling",
+               target=Target(">=", 0.75, of_ratio=True)),
+        Figure("burst", "last decision after the burst", math.inf, "s", 0.5, "calm",
+               Target("<=", 15)),
+        Figure("burst", "oversell (units)", 0, target=Target("<=", 0)),
+    ]  # fmt: skip
+    assert table(figures).splitlines() == [
+        "| suite | figure | value | baseline | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+        "| burst | ack p99 | 80 ms | 8 ms (calm) | 10.00x | <= 100 ms | yes |",
+        "| ingest | sqlite deliveries/s | 3,000 | 6,000 (ceiling) | 0.50x | >= 0.75x | **no** |",
+        "| burst | last decision after the burst | n/a | 0.50 s (calm) |  | <= 15 s | **no** |",
+        "| burst | oversell (units) | 0 |  |  | <= 0 | yes |",
+    ]
+
+
+def test_equality_targets_and_missing_baselines() -> None:
+    assert Target("==", 50).met(50, None) is True
+    assert Target("==", 50).met(49, None) is False
+    assert Target(">=", 0.95, of_ratio=True).met(100, None) is None
+    assert Figure("s", "f", 1.0, baseline=0.0).ratio is None
