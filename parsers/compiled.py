@@ -17,6 +17,9 @@ from parsers.tokens import Kind
 
 _SPACE = "[ \t]*"
 _CODE_SEPARATOR = "[-_. \t]*0*"  # `a-2`, `A02`, `b 3`
+# In character classes: what `\d` and `[a-z]` match in the forms of the pattern.
+_DIGIT = r"\d"
+_LETTER = "a-z"
 _LINEUP_KINDS = frozenset({Kind.KEYWORD, Kind.VALUE})
 _VALUE_SUFFIXES = ("色", "号", "的")  # `藍色 L號`, `紅的`: noise after a value (號 is 号)
 
@@ -42,6 +45,7 @@ class Keyword:
     options: tuple[Option, ...]
     spellings: Mapping[str, tuple[int, int]]  # normalized spelling -> (option, value)
     variants: tuple[tuple[tuple[int, ...], str], ...]  # (value of each option, SKU)
+    skus: Mapping[tuple[int, ...], str]  # the value of each option -> the first SKU of them
     is_word: bool  # Chinese characters: a character typed next to it can name another product
 
 
@@ -52,9 +56,15 @@ class CompiledLineup:
     lexicon: Mapping[str, tuple[Kind, int]]  # normalized word without spaces -> its token
     fuzzy_words: tuple[tuple[str, int], ...]  # (word, keyword index) for typo matching
     pattern: re.Pattern[str]
+    # Codes as typed plainly (`a2`, `xl2`), each with its key and keyword index: the scanner's
+    # look-up for nearly every code, instead of taking the typed text apart.
+    plain_codes: Mapping[str, tuple[str, int]]
+    # The lineup's own keywords and aliases, as `current` names the product on screen.
+    on_screen_names: Mapping[str, int]
 
     def find(self, keyword: str) -> int | None:
-        return self.keyword_index.get(lookup_key(keyword))
+        known = self.on_screen_names.get(keyword)
+        return known if known is not None else self.keyword_index.get(lookup_key(keyword))
 
 
 def compile_lineup(rows: Sequence[LineupRow]) -> CompiledLineup:
@@ -74,8 +84,29 @@ def compile_lineup(rows: Sequence[LineupRow]) -> CompiledLineup:
         keyword_index=MappingProxyType(names),
         lexicon=MappingProxyType(lexicon),
         fuzzy_words=tuple((key, index) for key, index in names.items() if not is_code(key)),
-        pattern=re.compile(_master_pattern(codes, written.values(), products)),
+        pattern=re.compile(_master_pattern(pattern_forms(codes, written.values(), products))),
+        plain_codes=MappingProxyType(_plain_codes(codes, names)),
+        on_screen_names=MappingProxyType(_on_screen_names(rows, names)),
     )
+
+
+def _plain_codes(codes: Iterable[str], names: Mapping[str, int]) -> dict[str, tuple[str, int]]:
+    """`a2` -> (`A2`, its index). Codes of the letter x are left out: after a keyword, `x2` is a
+    quantity, which only the scanner can tell."""
+    plain: dict[str, tuple[str, int]] = {}
+    for code in codes:
+        letters = code.rstrip("0123456789")
+        if letters != "X":
+            plain[code.lower()] = (code, names[code])
+    return plain
+
+
+def _on_screen_names(rows: Sequence[LineupRow], names: Mapping[str, int]) -> dict[str, int]:
+    """The keywords and aliases as the lineup writes them, read once with the look-up any
+    `current` goes through (so `find` answers the same with or without this table)."""
+    written = {row.keyword for row in rows} | {alias for row in rows for alias in row.aliases}
+    found = {word: names.get(lookup_key(word)) for word in written}
+    return {word: index for word, index in found.items() if index is not None}
 
 
 def _keyword(rows: Sequence[LineupRow]) -> Keyword:
@@ -105,6 +136,7 @@ def _keyword(rows: Sequence[LineupRow]) -> Keyword:
         options=tuple(_option(values) for values in option_values),
         spellings=MappingProxyType(spellings),
         variants=tuple(variants),
+        skus=MappingProxyType(dict(reversed(variants))),
         is_word=not is_code(lookup_key(keyword)) and (is_cjk(keyword[0]) or is_cjk(keyword[-1])),
     )
 
@@ -158,9 +190,79 @@ def _lexicon(
     return lexicon, written
 
 
-def _master_pattern(
+# A form of the pattern: the characters it can start with (for a character class) and its
+# regular expression, one named group.
+Form = tuple[str, str]
+
+
+def _master_pattern(forms: Sequence[Form]) -> str:
+    """One pattern of all the forms, the first that matches winning. It starts by testing the
+    character at a position against all the forms' first characters: the many positions inside
+    chatter (`好可愛`) that start no form are passed over in one test, not one per form."""
+    starts = "".join(first for first, _ in forms)
+    guarded = (f"(?=[{first}]){form}" for first, form in forms)
+    return f"(?=[{starts}])(?:" + "|".join(guarded) + ")"
+
+
+def pattern_forms(
     codes: Iterable[str], lexicon_words: Iterable[str], product_words: Iterable[str]
-) -> str:
+) -> list[Form]:
+    """The forms of the pattern in the order they are tried; a test holds each to the first
+    characters it gives."""
+    lexicon_words = list(lexicon_words)
+    counted, counter, verb_end = _quantity_ends(product_words)
+    verbs = "".join(normalize(word) for word in vocabulary.QUANTITY_VERBS)
+    return [
+        # 7+ digits in groups (0912345678, 0922-333-444, +886 912 345 678): never a quantity.
+        # A + glued to a keyword is a quantity however long (`A2+99999999999`).
+        (
+            _DIGIT + _escaped("+"),
+            r"(?P<phone>(?:(?<![\w+])\+\d{2,3}[ \t-]?|(?<![\d+]))"
+            r"(?=(?:[ \t-]?\d){7})\d{2,}(?:[ \t-]?\d{3,})*)",
+        ),
+        # Money and shares are talk about prices (`A2 $50`, `50元`, `50%`), never quantities.
+        (
+            _DIGIT + _escaped("n$"),
+            r"(?P<money>(?:nt)?\$[ \t]*\d+(?:[.,]\d+)*"
+            r"|\d+(?:\.\d+)?[ \t]*(?:元|块|%|ntd?(?![a-z])))",
+        ),
+        # A mention runs to the next space, or to a code typed right after it (`@小美A2+1`).
+        (_escaped("@"), r"(?P<mention>@\S(?:(?!(?<![a-z])[a-z]+\d)\S)*)"),
+        (
+            _escaped(code[0].lower() for code in codes),
+            f"(?P<code>{_trie_or_nothing(_code_atoms(code) for code in codes)})",
+        ),
+        # 十 sits beside + on phone keyboards.
+        (_escaped("十"), rf"(?P<slip>十(?P<slip_n>\d+){counted})"),
+        (_escaped("+"), rf"(?P<plus>\+{_SPACE}{_number('plus')}{counted})"),
+        (_escaped("x*"), rf"(?P<times>(?:(?<![a-z])x|\*){_SPACE}{_number('times')}{counted})"),
+        (_escaped("-"), rf"(?P<minus>-{_SPACE}{_number('minus')}{counted})"),
+        (
+            _escaped("q数"),
+            rf"(?P<qty>(?<![a-z])(?:qty|数量){_SPACE}[:=]?{_SPACE}{_number('qty')}{counted})",
+        ),
+        (_escaped(verbs), rf"(?P<verb>[{verbs}]{_SPACE}{_number('verb')}{verb_end})"),
+        (
+            _DIGIT + _escaped(CHINESE_NUMERAL_CHARS),
+            rf"(?P<counted>{_number('counted')}{_SPACE}{counter})",
+        ),
+        (
+            _escaped(" ".join(word.split())[0] for word in lexicon_words if word.strip()),
+            f"(?P<lex>{_trie_or_nothing(_atoms(word) for word in lexicon_words)})",
+        ),
+        # Letters then digits, not in the lineup: order-shaped (`Z9+1`), never a quantity.
+        (
+            _LETTER,
+            rf"(?P<unknown>(?<![a-z])[a-z]{{1,3}}\d{{1,3}}(?!\d)(?!(?!x{_SPACE}\d)[a-z]))",
+        ),
+        (_DIGIT, r"(?P<number>\d+)"),
+        (_escaped("\n\r"), r"(?P<newline>[\n\r])"),
+    ]
+
+
+def _quantity_ends(product_words: Iterable[str]) -> tuple[str, str, str]:
+    """What may follow a quantity's number: an optional counting word (`+2件`), a counting word
+    (`兩個`), and a counting word or a word end (`要5`)."""
     followers = trie_pattern(_atoms(normalize(word)) for word in vocabulary.QUANTITY_FOLLOWERS)
     products = _trie_or_nothing(_atoms(word) for word in product_words)
     # A number or counting word with more Chinese typed right after it is part of a longer word
@@ -168,41 +270,19 @@ def _master_pattern(
     word_ends = rf"(?:(?![\u3400-\u9fff])|(?={followers})|(?={products}))"
     counter = trie_pattern(_atoms(normalize(word)) for word in vocabulary.COUNTERS)
     counter = f"{counter}{word_ends}"
-    counted = f"(?:{_SPACE}{counter})?"
-    verb_end = f"(?:{_SPACE}{counter}|{word_ends})"
-    verbs = "".join(normalize(word) for word in vocabulary.QUANTITY_VERBS)
+    return f"(?:{_SPACE}{counter})?", counter, f"(?:{_SPACE}{counter}|{word_ends})"
 
-    def number(name: str) -> str:
-        # Only from the start of a run of numerals: tried inside a long run, a number that
-        # fails would be retried from every position of it.
-        numerals = f"[{CHINESE_NUMERAL_CHARS}]"
-        return rf"(?P<{name}_n>(?<!\d)\d+|(?<!{numerals}){numerals}+)"
 
-    forms = [
-        # 7+ digits in groups (0912345678, 0922-333-444, +886 912 345 678): never a quantity.
-        # A + glued to a keyword is a quantity however long (`A2+99999999999`).
-        r"(?P<phone>(?:(?<![\w+])\+\d{2,3}[ \t-]?|(?<![\d+]))"
-        r"(?=(?:[ \t-]?\d){7})\d{2,}(?:[ \t-]?\d{3,})*)",
-        # Money and shares are talk about prices (`A2 $50`, `50元`, `50%`), never quantities.
-        r"(?P<money>(?:nt)?\$[ \t]*\d+(?:[.,]\d+)*|\d+(?:\.\d+)?[ \t]*(?:元|块|%|ntd?(?![a-z])))",
-        # A mention runs to the next space, or to a code typed right after it (`@小美A2+1`).
-        r"(?P<mention>@\S(?:(?!(?<![a-z])[a-z]+\d)\S)*)",
-        f"(?P<code>{_trie_or_nothing(_code_atoms(code) for code in codes)})",
-        rf"(?P<slip>十(?P<slip_n>\d+){counted})",  # 十 sits beside + on phone keyboards
-        rf"(?P<plus>\+{_SPACE}{number('plus')}{counted})",
-        rf"(?P<times>(?:(?<![a-z])x|\*){_SPACE}{number('times')}{counted})",
-        rf"(?P<minus>-{_SPACE}{number('minus')}{counted})",
-        rf"(?P<qty>(?<![a-z])(?:qty|数量){_SPACE}[:=]?{_SPACE}{number('qty')}{counted})",
-        rf"(?P<verb>[{verbs}]{_SPACE}{number('verb')}{verb_end})",
-        rf"(?P<counted>{number('counted')}{_SPACE}{counter})",
-        f"(?P<lex>{_trie_or_nothing(_atoms(word) for word in lexicon_words)})",
-        # Letters then digits, not in the lineup: order-shaped (`Z9+1`), never a quantity.
-        rf"(?P<unknown>(?<![a-z])[a-z]{{1,3}}\d{{1,3}}(?!\d)(?!(?!x{_SPACE}\d)[a-z]))",
-        r"(?P<number>\d+)",
-        r"(?P<newline>[\n\r])",
-    ]
-    # Every form starts at a character other than a space: spaces are skipped in one test.
-    return "(?=[^ \t])(?:" + "|".join(forms) + ")"
+def _number(name: str) -> str:
+    # Only from the start of a run of numerals: tried inside a long run, a number that fails
+    # would be retried from every position of it.
+    numerals = f"[{CHINESE_NUMERAL_CHARS}]"
+    return rf"(?P<{name}_n>(?<!\d)\d+|(?<!{numerals}){numerals}+)"
+
+
+def _escaped(chars: Iterable[str]) -> str:
+    """Characters for a character class, each escaped (`-` is not a range)."""
+    return "".join(re.escape(char) for char in sorted(set(chars)))
 
 
 def _trie_or_nothing(words: Iterable[Sequence[str]]) -> str:

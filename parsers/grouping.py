@@ -6,11 +6,22 @@ from collections.abc import Sequence
 from itertools import pairwise
 from typing import NamedTuple
 
-from parsers.tokens import QUANTITY_KINDS, Kind, Token
+from parsers.tokens import (
+    CANCELLING,
+    CHATTER,
+    KEYWORD,
+    MINUS,
+    QUANTITY,
+    QUANTITY_KINDS,
+    SEPARATOR,
+    UNKNOWN_CODE,
+    WANTING,
+    Token,
+)
 
-_ANCHORS = frozenset({Kind.KEYWORD, Kind.UNKNOWN_CODE})
-_MARKERS = frozenset({Kind.QUANTITY, Kind.MINUS, Kind.WANTING, Kind.CANCELLING})
-_LEADING = frozenset({Kind.WANTING, Kind.CANCELLING})  # `取消A2`, `收A2`, `sold A2`
+_ANCHORS = frozenset({KEYWORD, UNKNOWN_CODE})
+_MARKERS = frozenset({QUANTITY, MINUS, WANTING, CANCELLING})
+_LEADING = frozenset({WANTING, CANCELLING})  # `取消A2`, `收A2`, `sold A2`
 
 
 class Group(NamedTuple):
@@ -48,7 +59,7 @@ def _anchors(tokens: Sequence[Token]) -> list[int]:
         elif token.kind in QUANTITY_KINDS:
             waiting = False
         elif (
-            token.kind is Kind.CHATTER
+            token.kind is CHATTER
             and not waiting
             and index + 1 < len(tokens)
             and tokens[index + 1].kind in QUANTITY_KINDS
@@ -64,10 +75,10 @@ def _restates(tokens: Sequence[Token], index: int, anchors: Sequence[int]) -> bo
     token = tokens[index]
     previous = tokens[index - 1]
     return (
-        token.kind is Kind.KEYWORD
+        token.kind is KEYWORD
         and bool(anchors)
         and anchors[-1] == index - 1
-        and previous.kind is Kind.KEYWORD
+        and previous.kind is KEYWORD
         and previous.number == token.number
         and previous.text != token.text
     )
@@ -80,6 +91,6 @@ def _next_item_start(tokens: Sequence[Token], start: int, anchor: int, following
     lead = following
     while lead - 1 > anchor and tokens[lead - 1].kind in _LEADING:
         lead -= 1
-    separated = any(token.kind is Kind.SEPARATOR for token in tokens[anchor + 1 : lead])
+    separated = any(token.kind is SEPARATOR for token in tokens[anchor + 1 : lead])
     has_intent = any(token.kind in _MARKERS for token in tokens[start:lead])
     return lead if separated or has_intent else following

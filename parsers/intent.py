@@ -12,7 +12,18 @@ from parsers.grouping import Group
 from parsers.numbers import TOO_MANY, UNREADABLE, read_number
 from parsers.result import Action
 from parsers.text import Comment, first_few
-from parsers.tokens import Kind, Token
+from parsers.tokens import (
+    ASKING,
+    CANCELLING,
+    CHATTER,
+    KEYWORD,
+    MINUS,
+    NUMBER,
+    QUANTITY,
+    VALUE,
+    WANTING,
+    Token,
+)
 
 MOST_PER_COMMENT = 99
 
@@ -84,8 +95,8 @@ def _doubt(facts: _Facts, comment: Comment) -> str | None:
     # Rule 8: a quantity still orders when a question follows it (`C7+1 可以面交嗎`).
     if asked is not None and (facts.cancelling or asked < facts.quantities[0].start):
         return f"{_quoted(comment)} reads like a question"
-    bare = [token for token in facts.quantities if token.kind is Kind.NUMBER]
-    chatter = any(token.kind is Kind.CHATTER for token in facts.strangers)
+    bare = [token for token in facts.quantities if token.kind is NUMBER]
+    chatter = any(token.kind is CHATTER for token in facts.strangers)
     # A bare number (`B3 10`) orders only with nothing else around it: among other words it
     # may be a price, a time or a size (`A2 50 好便宜`).
     unclear = facts.stray_numbers or facts.followed_by_words
@@ -99,7 +110,7 @@ def _doubt(facts: _Facts, comment: Comment) -> str | None:
 
 def _intent(facts: _Facts, comment: Comment, name: str) -> Intent | Unsure | None:
     values = tuple(facts.values)
-    chatter = any(token.kind is Kind.CHATTER for token in facts.strangers)
+    chatter = any(token.kind is CHATTER for token in facts.strangers)
     if not facts.quantities:
         if facts.cancelling:
             cancel = Intent("cancel", (Part(values, None),), True, tuple(facts.strangers))
@@ -115,7 +126,7 @@ def _intent(facts: _Facts, comment: Comment, name: str) -> Intent | Unsure | Non
         problem = _quantity_problem(part.quantity, name)
         if problem:
             return Unsure(problem)
-    cancelling = facts.cancelling or facts.quantities[0].kind is Kind.MINUS
+    cancelling = facts.cancelling or facts.quantities[0].kind is MINUS
     last = facts.quantities[-1].end
     strangers = tuple(token for token in facts.strangers if token.start < last)
     return Intent("cancel" if cancelling else "add", parts, True, strangers)
@@ -128,15 +139,15 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
     right_after_keyword = False
     for index, token in enumerate(group.tokens):
         kind = token.kind
-        if index == group.anchor or kind is Kind.KEYWORD:
+        if index == group.anchor or kind is KEYWORD:
             # The only other keyword an item holds names its product again (`A2 保溫杯 +1`).
             right_after_keyword = True
             continue
-        if kind is Kind.MINUS and _hyphenated_value(group.tokens, index, spellings):
+        if kind is MINUS and _hyphenated_value(group.tokens, index, spellings):
             # `K07-white-40`: a hyphen between values, not a cancel of 40.
-            token = token._replace(kind=Kind.VALUE, start=token.start + 1, text=str(token.number))
-            kind = Kind.VALUE
-        if kind is Kind.VALUE:
+            token = token._replace(kind=VALUE, start=token.start + 1, text=str(token.number))
+            kind = VALUE
+        if kind is VALUE:
             if token.text in spellings:
                 facts.values.append(token)
                 continue
@@ -144,22 +155,22 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
                 facts.strangers.append(token)
                 right_after_keyword = False
                 continue
-            token = token._replace(kind=Kind.NUMBER, number=read_number(token.text))
-            kind = Kind.NUMBER
-        if kind is Kind.NUMBER:
+            token = token._replace(kind=NUMBER, number=read_number(token.text))
+            kind = NUMBER
+        if kind is NUMBER:
             target = facts.quantities if right_after_keyword else facts.stray_numbers
             target.append(token)
-        elif kind is Kind.QUANTITY or kind is Kind.MINUS:
+        elif kind is QUANTITY or kind is MINUS:
             facts.quantities.append(token)
             if _touches_chatter(group.tokens, index):
                 facts.followed_by_words.append(token)
-        elif kind is Kind.WANTING:
+        elif kind is WANTING:
             facts.wanting = True
-        elif kind is Kind.CANCELLING:
+        elif kind is CANCELLING:
             facts.cancelling = True
-        elif kind is Kind.ASKING and facts.first_question is None:
+        elif kind is ASKING and facts.first_question is None:
             facts.first_question = token.start
-        elif kind is Kind.CHATTER:
+        elif kind is CHATTER:
             facts.strangers.append(token)
         right_after_keyword = False
     return facts
@@ -168,9 +179,7 @@ def _facts(group: Group, spellings: Mapping[str, tuple[int, int]]) -> _Facts:
 def _touches_chatter(tokens: Sequence[Token], index: int) -> bool:
     following = tokens[index + 1] if index + 1 < len(tokens) else None
     return (
-        following is not None
-        and following.kind is Kind.CHATTER
-        and following.start == tokens[index].end
+        following is not None and following.kind is CHATTER and following.start == tokens[index].end
     )
 
 
@@ -185,7 +194,7 @@ def _parts(facts: _Facts, comment: Comment, name: str) -> tuple[Part, ...] | Uns
     quantities = facts.quantities
     if len(quantities) == 1:
         return (Part(tuple(facts.values), quantities[0].number),)
-    minus = [token.kind is Kind.MINUS for token in quantities]
+    minus = [token.kind is MINUS for token in quantities]
     if all(minus) or not any(minus):
         if all(_values_between(facts.values, a, b) for a, b in pairwise(quantities)):
             return _split(facts.values, quantities)

@@ -53,7 +53,20 @@ _CHINESE = _chinese_numerals()
 
 def read_number(text: str) -> int:
     """The value of Arabic digits or a Chinese numeral; UNREADABLE for a jumble like `一二`."""
+    known = _USUAL.get(text)
+    return known if known is not None else _read(text)
+
+
+def _read(text: str) -> int:
     if text.isdecimal():
         significant = text.lstrip("0") or "0"
         return int(significant) if len(significant) <= 6 else TOO_MANY
     return _CHINESE.get(text, UNREADABLE)
+
+
+# The numbers comments hold nearly always, read once here: one look-up instead of four string
+# operations per quantity. Built by `_read` itself, so it cannot read them differently.
+_USUAL = {
+    text: _read(text)
+    for text in (*map(str, range(1000)), *(f"0{n}" for n in range(100)), *_CHINESE)
+}

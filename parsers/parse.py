@@ -8,25 +8,31 @@ from parsers.reading import Context, combine, read_group
 from parsers.result import ParseResult
 from parsers.scanner import tokenize
 from parsers.shortcut import read_plainly
-from parsers.text import Comment
-from parsers.tokens import Kind, Token
-
-_TALK = frozenset({Kind.CHATTER, Kind.ASKING})
-# Far more than any order (15 items of a keyword, two values and a quantity); it bounds the
-# work a pasted essay can cause.
-MOST_TOKENS = 60
-_ORDER_SHAPED = frozenset(
-    {Kind.KEYWORD, Kind.UNKNOWN_CODE, Kind.QUANTITY, Kind.MINUS, Kind.WANTING, Kind.CANCELLING}
+from parsers.text import Comment, normalize
+from parsers.tokens import (
+    ASKING,
+    CANCELLING,
+    CHATTER,
+    KEYWORD,
+    MINUS,
+    MOST_TOKENS,
+    QUANTITY,
+    UNKNOWN_CODE,
+    WANTING,
+    Token,
 )
+
+_TALK = frozenset({CHATTER, ASKING})
+_ORDER_SHAPED = frozenset({KEYWORD, UNKNOWN_CODE, QUANTITY, MINUS, WANTING, CANCELLING})
 
 
 def parse_comment(text: str, lineup: CompiledLineup, current: str | None) -> ParseResult:
     """`current` is the keyword of the product on screen, which bare `+1`s order (or None)."""
-    comment = Comment.of(text)
-    tokens = tokenize(comment.normalized, lineup)
+    normalized = normalize(text)
+    tokens = tokenize(normalized, lineup)
     on_screen = lineup.find(current) if current else None
     return read_plainly(tokens, lineup, on_screen) or read_fully(
-        comment, tokens, lineup, on_screen, current
+        Comment(text, normalized), tokens, lineup, on_screen, current
     )
 
 

@@ -13,7 +13,7 @@ from parsers.grouping import Group
 from parsers.intent import MOST_PER_COMMENT, Intent, Part, Unsure, read_intent
 from parsers.result import Action, OrderItem, Status
 from parsers.text import Comment, first_few
-from parsers.tokens import Kind, Token
+from parsers.tokens import CHATTER, KEYWORD, UNKNOWN_CODE, VALUE, Token
 
 MOST_CANDIDATES = 12
 Candidates = tuple[tuple[OrderItem, ...], ...]
@@ -43,9 +43,9 @@ def read_group(group: Group, context: Context, alone: bool) -> Reading:
     if group.anchor is None:
         return _read_on_screen(group, context)
     anchor = group.tokens[group.anchor]
-    if anchor.kind is Kind.KEYWORD:
+    if anchor.kind is KEYWORD:
         return _read_keyword(group, anchor.number, context)
-    if anchor.kind is Kind.UNKNOWN_CODE:
+    if anchor.kind is UNKNOWN_CODE:
         return _read_unknown_code(group, anchor.text, context)
     return _read_unknown_name(group, anchor, context, alone)
 
@@ -117,7 +117,7 @@ def _read_on_screen(group: Group, context: Context) -> Reading:
     name = f"{keyword.display} (on screen)"
     intent = read_intent(group, keyword.spellings, context.comment, name)
     if isinstance(intent, Intent):
-        foreign = [token for token in intent.strangers if token.kind is Kind.VALUE]
+        foreign = [token for token in intent.strangers if token.kind is VALUE]
         if foreign:
             words = _words(foreign, context.comment)
             options = "is not an option" if len(foreign) == 1 else "are not options"
@@ -183,7 +183,7 @@ def _resolve_part(
     quantity = part.quantity
     if not keyword.options:
         item = OrderItem(action, keyword.variants[0][1], quantity)
-        foreign = [token for token in strangers if token.kind is Kind.VALUE]
+        foreign = [token for token in strangers if token.kind is VALUE]
         if foreign:
             words = _words(foreign, context.comment)
             return _review(
@@ -228,7 +228,7 @@ def _glued_chatter(group: Group) -> tuple[Token, Token] | None:
     anchor = group.tokens[group.anchor]
     neighbours = group.tokens[max(group.anchor - 1, 0) : group.anchor + 2]
     for token in neighbours:
-        if token.kind is Kind.CHATTER and (token.end == anchor.start or token.start == anchor.end):
+        if token.kind is CHATTER and (token.end == anchor.start or token.start == anchor.end):
             return anchor, token
     return None
 
@@ -245,7 +245,7 @@ def _candidates_for(group: Group, keywords: Sequence[int], context: Context) -> 
 
 def _by_values(group: Group, context: Context) -> Candidates:
     """With no product on screen: the products whose options the comment names (`紅M+1`)."""
-    typed = {token.text for token in group.tokens if token.kind is Kind.VALUE}
+    typed = {token.text for token in group.tokens if token.kind is VALUE}
     if not typed:
         return ()
     keywords = [

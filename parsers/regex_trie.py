@@ -19,9 +19,9 @@ _END = ""
 def trie_pattern(words: Iterable[Sequence[str]]) -> str:
     """A pattern matching the longest of `words` at a position.
 
-    Each word is a sequence of regex atoms (an escaped character, or something like `\\s*`). A
-    word starting or ending with a Latin letter or a digit only matches as a whole word: `m` is
-    not found inside `mug`, `1` not inside `12`.
+    Each word is a sequence of regex atoms (an escaped character, or something like `\\s*`), the
+    first one a character. A word starting or ending with a Latin letter or a digit only matches
+    as a whole word: `m` is not found inside `mug`, `1` not inside `12`.
     """
     trie: _Trie = {}
     for atoms in filter(None, words):  # an empty word would match everywhere
@@ -29,10 +29,16 @@ def trie_pattern(words: Iterable[Sequence[str]]) -> str:
         for atom in atoms:
             node = node.setdefault(atom, {})
         node[_END] = {}
-    branches = [
-        _boundary_before(atom) + atom + _render(child, atom) for atom, child in trie.items()
-    ]
-    return _alternation(branches)
+    # Words are grouped by the boundary before them, tested once per group: the regex engine
+    # passes over a branch that starts with a character other than the one at hand at a glance,
+    # but enters one that starts with a look-behind. Each branch starts with its own character,
+    # so no two can match at one place and the order of the groups changes no match.
+    by_boundary: dict[str, list[str]] = {}
+    for atom, child in trie.items():
+        by_boundary.setdefault(_boundary_before(atom), []).append(atom + _render(child, atom))
+    return _alternation(
+        [boundary + _alternation(branches) for boundary, branches in by_boundary.items()]
+    )
 
 
 def _render(node: _Trie, last_atom: str) -> str:

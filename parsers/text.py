@@ -54,6 +54,15 @@ _TABLE: dict[int, str | None] = {
 
 
 def normalize(text: str) -> str:
+    if text.isascii():
+        # Most comments (`A2+1`, `+1`): NFKC leaves ASCII as it is and the table holds no ASCII
+        # character (a test holds both), so lower case is all that is left to do.
+        return text.lower()
+    return normalize_fully(text)
+
+
+def normalize_fully(text: str) -> str:
+    """Every step of normalizing, whatever the text: what `normalize` must always equal."""
     return unicodedata.normalize("NFKC", text).translate(_TABLE).lower()
 
 

@@ -21,6 +21,23 @@ class Kind(IntEnum):
     NOISE = 12  # thanks, particles: only in the lexicon, never a token
 
 
+# The kinds as plain names, for the code that reads every token. On Python 3.11 `Kind.KEYWORD`
+# goes through the enum metaclass's attribute hook, about 50 ns each time, and a comment's
+# reading meets dozens of them.
+KEYWORD = Kind.KEYWORD
+UNKNOWN_CODE = Kind.UNKNOWN_CODE
+QUANTITY = Kind.QUANTITY
+MINUS = Kind.MINUS
+NUMBER = Kind.NUMBER
+VALUE = Kind.VALUE
+WANTING = Kind.WANTING
+CANCELLING = Kind.CANCELLING
+ASKING = Kind.ASKING
+SEPARATOR = Kind.SEPARATOR
+CHATTER = Kind.CHATTER
+NOISE = Kind.NOISE
+
+
 # The records built for every comment (tokens, items, readings) are NamedTuples: as immutable
 # as frozen dataclasses, and about six times cheaper to build, which shows at thousands of
 # comments a second. Lineups, results and anything built once are frozen dataclasses.
@@ -33,3 +50,6 @@ class Token(NamedTuple):
 
 
 QUANTITY_KINDS = frozenset({Kind.QUANTITY, Kind.MINUS})
+# Far more than any order (15 items of a keyword, two values and a quantity); it bounds the
+# work a pasted essay can cause.
+MOST_TOKENS = 60

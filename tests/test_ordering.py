@@ -104,8 +104,11 @@ async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: R
     assert waiting == 2
     assert "候補" in (await replies(runtime))[15]
     async with runtime.sessions() as session:
-        alerts = (await session.scalars(select(OutboxMessage.key).where(
-            OutboxMessage.kind == "staff_alert"))).all()
+        alerts = (
+            await session.scalars(
+                select(OutboxMessage.key).where(OutboxMessage.kind == "staff_alert")
+            )
+        ).all()
     assert alerts == ["alert:sold_out:1:C7"]  # one batch took it from 15 to 0
     await comment_on(runtime, [("u3", "取消C7")], start=100)
     assert await cart(runtime, "u3") == {}

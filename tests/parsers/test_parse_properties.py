@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,7 +14,7 @@ from parsers.parse import read_fully
 from parsers.scanner import tokenize
 from parsers.shortcut import read_plainly
 from parsers.text import Comment
-from tests.parsers.lineups import CORPUS, SHOP, items
+from tests.parsers.lineups import CORPUS, DATA, SHOP, items
 
 LINEUPS = {"shop": SHOP, "corpus": CORPUS}
 SKUS = {
@@ -227,12 +229,148 @@ def test_the_shortcut_reads_as_the_full_path(
         ("mine", "XL2"),
         ("-1", "芒果"),
         ("和牛 x2 謝謝", None),
+        ("K07 黑 38 +2", None),
+        ("k7 40 white x1", None),
+        ("H3 M 灰 棉 2件", None),
+        ("XL2+1, 芒果+2", None),
+        ("XL2 x1 和 K07 白 38 x2", None),
+        ("K07 黑 38+1\nK07 白 40+1", None),
+        ("黑38+1", "K07"),
+        ("+2 白色 40號", "K07"),
+        ("XL2+1 可以面交嗎", None),
+        ("芒果 +1 謝謝主播 明天可以寄嗎", None),
     ],
 )
 def test_the_commonest_comments_take_the_shortcut(text: str, current: str | None) -> None:
     plain, full = both_readings(text, current, SHOP)
     assert full.status == "order"
     assert plain == full
+
+
+@pytest.mark.parametrize(
+    ("text", "current"),
+    [
+        ("哈哈哈", None),
+        ("好可愛😍", "XL2"),
+        ("XL2 好可愛", None),
+        ("芒果還有嗎?", "K07"),
+        ("", None),
+    ],
+)
+def test_talk_takes_the_shortcut(text: str, current: str | None) -> None:
+    plain, full = both_readings(text, current, SHOP)
+    assert full.status == "none"
+    assert plain == full
+
+
+@pytest.mark.parametrize(
+    ("text", "current"),
+    [
+        ("XL2+1好可愛", None),  # words typed against the quantity
+        ("+1的人好多", "XL2"),
+        ("K07 黑 38 +1好可愛", None),
+        ("XL2+1 XL2+2", None),  # the same SKU twice
+        ("K07 黑 白 38+1", None),  # two colours
+        ("K07 黑+1", None),  # no size
+        ("K07 紅 38+1", None),  # no such colour
+        ("紅+1 K07 黑 38+1", "K07"),  # one item of K07, with two quantities
+        ("XL2 +0, 芒果+1", None),
+        ("XL2+100", None),
+        ("XL2-1 芒果+1", None),
+        ("芒果+1 XL2", None),  # a bare keyword beside an order
+        ("XL2+1 芒果汁+1", None),  # a word typed where a product name goes
+        ("XL2 10", None),
+        ("收 XL2 x2", None),
+    ],
+)
+def test_near_misses_are_left_to_the_full_path_or_read_as_it(
+    text: str, current: str | None
+) -> None:
+    plain, full = both_readings(text, current, SHOP)
+    assert plain is None or plain == full
+
+
+def test_a_comment_too_long_to_read_safely_is_never_an_order() -> None:
+    plain, full = both_readings("XL2+1" + " ," * 70, None, SHOP)
+    assert plain is None
+    assert full.status == "review"
+    assert parse_comment("XL2+1" + " ," * 70, SHOP, None) == full
+
+
+CORPUS_TEXTS = [
+    json.loads(line)["text"]
+    for line in (DATA / "comments.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
+
+
+@pytest.mark.parametrize("text", CORPUS_TEXTS)
+def test_the_shortcut_reads_the_corpus_as_the_full_path(text: str) -> None:
+    for current in (None, "A1", "A2", "C7", "Z9"):
+        plain, full = both_readings(text, current, CORPUS)
+        assert plain is None or plain == full, current
+
+
+# Items as viewers type them, mostly right, sometimes wrong: each product of the shop lineup by
+# one of its names, its option values in any order (now and then one missing, one twice, or one
+# of another product), a quantity (now and then 0, over 99, bare or minus), between separators,
+# maybe with talk after them. A product named "" is the one on screen.
+Spellings = list[list[str]]  # per option, the spellings of its values
+SHOP_PRODUCTS: list[tuple[list[str], list[Spellings]]] = [
+    (["XL2", "xl-2", "big pillow"], []),
+    (["芒果", "mango"], []),
+    (["牛肉乾", "beef jerky", "肉乾"], []),
+    (["和牛", "wagyu"], []),
+    (["发夹", "髮夾", "hair clip"], []),
+    (
+        ["K07", "k7", "k 07", ""],
+        [[["黑", "black"], ["白", "white", "白色"]], [["38"], ["40", "40號"]]],
+    ),
+    (
+        ["H3", "h3", ""],
+        [[["S"], ["M"]], [["米", "cream"], ["灰", "grey"]], [["絲"], ["棉", "cotton"]]],
+    ),
+]
+MISTAKES = ["", "", "", "", "", "missing", "twice", "stranger"]
+STRANGERS = ["紅", "XL", "38號", "綠", "silk"]
+ITEM_QUANTITIES = ["+{n}", " +{n}", " x{n}", "*{n}", " {n}件", " + {n} 個", " {n}", "-{n}"]
+ITEM_SEPARATORS = [" ", ", ", "、", "\n", " 和 ", "", ";"]
+TALK_AFTER = ["", "", " 謝謝", " 可以面交嗎", "好可愛", "的人好多", " ?", " 哈哈 ?", " 不要"]
+
+
+@st.composite
+def plain_items(draw: st.DrawFn) -> str:
+    names, options = draw(st.sampled_from(SHOP_PRODUCTS))
+    values = [draw(st.sampled_from(draw(st.sampled_from(option)))) for option in options]
+    mistake = draw(st.sampled_from(MISTAKES))
+    if mistake == "missing" and values:
+        values.pop()
+    elif mistake == "twice" and values:
+        values.append(values[0])
+    elif mistake == "stranger":
+        values.append(draw(st.sampled_from(STRANGERS)))
+    values = draw(st.permutations(values))
+    amount = draw(st.one_of(st.integers(1, 9), st.integers(0, 120)))
+    quantity = draw(st.sampled_from(ITEM_QUANTITIES)).format(n=amount)
+    before = draw(st.integers(0, len(values)))
+    named = " ".join([draw(st.sampled_from(names)), *values[:before]]).strip()
+    return named + quantity + " ".join(["", *values[before:]])
+
+
+@st.composite
+def item_lists(draw: st.DrawFn) -> str:
+    # Mostly one to three items; now and then more than a comment may hold (MOST_TOKENS).
+    count = draw(st.sampled_from([1, 1, 1, 2, 2, 3, 25]))
+    items = [draw(plain_items()) + draw(st.sampled_from(ITEM_SEPARATORS)) for _ in range(count)]
+    return "".join(items) + draw(st.sampled_from(TALK_AFTER))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(item_lists(), currents)
+def test_the_shortcut_reads_items_as_the_full_path(text: str, current: str | None) -> None:
+    plain, full = both_readings(text, current, SHOP)
+    if plain is not None:
+        assert plain == full
 
 
 # Orders of one product, written in the ways of parsing.md, with an explicit quantity.

@@ -25,8 +25,9 @@ async def client(runtime: Runtime) -> AsyncIterator[Client]:
 
 async def reply_texts(runtime: Runtime) -> list[str]:
     async with runtime.sessions() as session:
-        rows = await session.scalars(select(OutboxMessage.payload).where(
-            OutboxMessage.kind == "reply"))
+        rows = await session.scalars(
+            select(OutboxMessage.payload).where(OutboxMessage.kind == "reply")
+        )
         return [str(row["text"]) for row in rows]
 
 
@@ -37,13 +38,15 @@ async def test_a_chosen_reading_orders_and_replies(client: Client, runtime: Runt
     assert [w["comment"]["text"] for w in waiting] == ["A1+2", "Z9+1"]
     assert waiting[0]["options"] == ["A1-RED-M x2", "A1-RED-L x2", "A1-BLU-M x2", "A1-BLU-L x2"]
     assert waiting[0]["reason"]
-    chosen = await client.post(f"/api/reviews/{waiting[0]['id']}", headers=AUTH,
-                               json={"choice": 1, "staff": "Mei"})
+    chosen = await client.post(
+        f"/api/reviews/{waiting[0]['id']}", headers=AUTH, json={"choice": 1, "staff": "Mei"}
+    )
     assert (await chosen.json())["decision"] == "A1-RED-L x2"
     assert await cart(runtime, "u1") == {"A1-RED-L": 2}
     assert await stock_of(runtime, "A1-RED-L") == (20, 2, 18)
-    rejected = await client.post(f"/api/reviews/{waiting[1]['id']}", headers=AUTH,
-                                 json={"choice": "reject", "staff": "Mei"})
+    rejected = await client.post(
+        f"/api/reviews/{waiting[1]['id']}", headers=AUTH, json={"choice": "reject", "staff": "Mei"}
+    )
     assert rejected.status == 200
     texts = await reply_texts(runtime)
     assert len(texts) == 2 and "A1-RED-L" in texts[0] and "無法成立" in texts[1]
@@ -54,11 +57,16 @@ async def test_two_staff_pressing_at_once_decide_once(client: Client, runtime: R
     await start_test_live(runtime)
     await comment_on(runtime, [("u1", "A1+1")])
     (item,) = await (await client.get("/api/reviews", headers=AUTH)).json()
-    presses = await asyncio.gather(*(
-        client.post(f"/api/reviews/{item['id']}", headers=AUTH,
-                    json={"choice": n % 4, "staff": f"staff{n}"})
-        for n in range(6)
-    ))
+    presses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/reviews/{item['id']}",
+                headers=AUTH,
+                json={"choice": n % 4, "staff": f"staff{n}"},
+            )
+            for n in range(6)
+        )
+    )
     assert sorted(p.status for p in presses) == [200, 409, 409, 409, 409, 409]
     assert sum((await cart(runtime, "u1")).values()) == 1
     assert len(await reply_texts(runtime)) == 1
@@ -69,7 +77,8 @@ async def test_bad_choices_are_refused(client: Client, runtime: Runtime) -> None
     await comment_on(runtime, [("u1", "A1+1")])
     (item,) = await (await client.get("/api/reviews", headers=AUTH)).json()
     for choice, status in ((9, 422), ("maybe", 422), (True, 400)):
-        response = await client.post(f"/api/reviews/{item['id']}", headers=AUTH,
-                                     json={"choice": choice})
+        response = await client.post(
+            f"/api/reviews/{item['id']}", headers=AUTH, json={"choice": choice}
+        )
         assert response.status == status
     assert (await client.post("/api/reviews/999", headers=AUTH, json={"choice": 0})).status == 404
