@@ -1,7 +1,9 @@
 """Group commit: many callers' writes share one transaction or one pipeline.
 
 Each caller waits until its own item is durable. While one write is in flight the next callers
-gather, so under load the batches grow by themselves and the number of writes stays small.
+gather, so under load the batches grow by themselves and the number of writes stays small. One
+write at a time, on every backend: several small writes at once cost more CPU per item than one
+larger write, and the CPU is what runs out first (measured with `benchmarks/ingest.py`).
 """
 
 from __future__ import annotations
@@ -17,21 +19,14 @@ log = logging.getLogger(__name__)
 
 class GroupCommit(Generic[T]):
     def __init__(
-        self,
-        write: Callable[[Sequence[T]], Awaitable[None]],
-        *,
-        max_batch: int = 1000,
-        in_flight: int = 1,
+        self, write: Callable[[Sequence[T]], Awaitable[None]], *, max_batch: int = 1000
     ) -> None:
-        """`in_flight`: writes that may run at once (1 for SQLite's single writer; a few for
-        servers, so one slow commit does not hold every caller)."""
         self._write = write
         self._max_batch = max_batch
-        self._slots = asyncio.Semaphore(in_flight)
-        self._writing: set[asyncio.Task[None]] = set()
         self._waiting: list[tuple[T, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def submit(self, item: T) -> None:
         """Returns once `item` is written; raises what the write raised."""
@@ -43,11 +38,11 @@ class GroupCommit(Generic[T]):
         await asyncio.shield(future)
 
     async def close(self) -> None:
-        if self._writing:
-            await asyncio.gather(*self._writing, return_exceptions=True)
+        """Writes what is waiting, then stops."""
+        self._closing = True
+        self._wake.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            await self._flusher
             self._flusher = None
 
     async def _flush_forever(self) -> None:
@@ -55,18 +50,11 @@ class GroupCommit(Generic[T]):
             await self._wake.wait()
             self._wake.clear()
             while self._waiting:
-                await self._slots.acquire()
                 batch = self._waiting[: self._max_batch]
                 del self._waiting[: self._max_batch]
-                task = asyncio.create_task(self._flush(batch))
-                self._writing.add(task)
-                task.add_done_callback(self._writing.discard)
-
-    async def _flush(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
-        try:
-            await self._write_batch(batch)
-        finally:
-            self._slots.release()
+                await self._write_batch(batch)
+            if self._closing:
+                return
 
     async def _write_batch(self, batch: list[tuple[T, asyncio.Future[None]]]) -> None:
         try:

@@ -37,19 +37,23 @@ class SqlInbox:
         self._skip_locked = engine.dialect.name == "postgresql"
         self._lease = lease
         self._arrived = asyncio.Event()
-        self._writes: GroupCommit[bytes] = GroupCommit(
-            self._insert, in_flight=4 if self._skip_locked else 1
-        )
+        self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
 
     async def put(self, body: bytes) -> None:
         await self._writes.submit(body)
 
     async def _insert(self, bodies: Sequence[bytes]) -> None:
         now = utcnow()
-        async with self._writers.turn(urgent=True), self._engine.begin() as connection:
-            await connection.execute(
-                insert(INBOX), [{"body": body, "received_at": now} for body in bodies]
-            )
+        rows = [{"body": body, "received_at": now} for body in bodies]
+        if self._skip_locked:
+            # A group (at most 1,000 rows) is one multi-row INSERT, atomic by itself: without
+            # BEGIN and COMMIT it costs one round trip to PostgreSQL instead of three.
+            async with self._engine.connect() as connection:
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
+                await connection.execute(insert(INBOX), rows)
+        else:
+            async with self._writers.turn(urgent=True), self._engine.begin() as connection:
+                await connection.execute(insert(INBOX), rows)
         self._arrived.set()
 
     async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:

@@ -31,7 +31,7 @@ class RedisStreamQueue:
         self._reclaim_after_ms = int(reclaim_after * 1000)
         self._next_reclaim = 0.0
         self._group_ready = False
-        self._writes: GroupCommit[bytes] = GroupCommit(self._append, in_flight=4)
+        self._writes: GroupCommit[bytes] = GroupCommit(self._append)
 
     async def put(self, body: bytes) -> None:
         await self._writes.submit(body)

@@ -1,6 +1,7 @@
 """Both delivery queues keep the same promises: durable put, batched take, ack, redelivery."""
 
 import asyncio
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -89,3 +90,19 @@ async def test_group_commit_shares_writes_and_reports_failures() -> None:
     with pytest.raises(RuntimeError, match="disk full"):
         await asyncio.gather(group.submit("bad"), group.submit("ok"))
     await group.close()
+
+
+async def test_closing_the_group_commit_writes_what_waits_first() -> None:
+    written: list[str] = []
+
+    async def write(items: Sequence[str]) -> None:
+        await asyncio.sleep(0.01)
+        written.extend(items)
+
+    group: GroupCommit[str] = GroupCommit(write)
+    callers = [asyncio.create_task(group.submit(str(n))) for n in range(50)]
+    await asyncio.sleep(0)  # every caller is waiting, one write is in flight
+    await group.close()
+    async with asyncio.timeout(5):  # a caller left waiting would hang here
+        await asyncio.gather(*callers)
+    assert sorted(written, key=int) == [str(n) for n in range(50)]
