@@ -35,7 +35,7 @@ class GroupCommit(Generic[T]):
         self._wake.set()
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_forever(), name="group-commit")
-        await asyncio.shield(future)
+        await future
 
     async def close(self) -> None:
         """Writes what is waiting, then stops."""
