@@ -1,13 +1,15 @@
 """`livecart bench`: every benchmark suite, one table (from a source checkout).
 
 The suites live in the repository's `benchmarks/` folder, which is not installed with the
-package: this command finds it beside `bot/` (an editable install) and otherwise says so.
+package: this command finds it in the folder it runs in, or beside `bot/` (an editable
+install), and otherwise says so.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import bot
@@ -62,7 +64,7 @@ def suite_names(text: str) -> tuple[str, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    find_benchmarks(Path(bot.__file__).resolve().parents[1])
+    find_benchmarks([Path.cwd(), Path(bot.__file__).resolve().parents[1]])
     # Imported only now: `benchmarks` becomes importable once its checkout is on the path.
     from benchmarks.__main__ import bench
     from benchmarks.figures import Options
@@ -71,13 +73,16 @@ def run(args: argparse.Namespace) -> int:
     return bench(args.only, options)
 
 
-def find_benchmarks(checkout: Path) -> None:
-    """Put the checkout holding `bot/` first on the import path, or stop with one sentence."""
-    if not (checkout / "benchmarks" / "__init__.py").is_file():
-        raise CommandError(
-            "livecart bench runs from a source checkout (the benchmarks are not installed with "
-            "the package): clone the repository and run `pip install -e .` there",
-            exit_code=2,
-        )
-    if str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))
+def find_benchmarks(places: Sequence[Path]) -> None:
+    """Put the first checkout holding `benchmarks/` first on the import path, or stop with one
+    sentence."""
+    for checkout in places:
+        if (checkout / "benchmarks" / "__init__.py").is_file():
+            if str(checkout) not in sys.path:
+                sys.path.insert(0, str(checkout))
+            return
+    raise CommandError(
+        "livecart bench runs from a source checkout (the benchmarks are not installed with "
+        "the package): run it in the repository's folder",
+        exit_code=2,
+    )
