@@ -39,8 +39,9 @@ class SqlInbox:
         self._engine = engine
         self._writers = writers or WriterTurns(engine)
         self._sessions = session_factory(engine)
-        # PostgreSQL lets concurrent consumers skip each other's rows; SQLite has one writer.
-        self._skip_locked = engine.dialect.name == "postgresql"
+        # PostgreSQL: consumers skip each other's rows, and deliveries go in as one array;
+        # SQLite has one writer.
+        self._postgresql = engine.dialect.name == "postgresql"
         self._lease = lease
         self._arrived = asyncio.Event()
         self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
@@ -50,7 +51,7 @@ class SqlInbox:
 
     async def _insert(self, bodies: Sequence[bytes]) -> None:
         now = utcnow()
-        if self._skip_locked:
+        if self._postgresql:
             # One INSERT is atomic by itself: without BEGIN and COMMIT a group costs one round
             # trip to PostgreSQL instead of three.
             async with self._engine.connect() as connection:
@@ -80,7 +81,7 @@ class SqlInbox:
             .order_by(InboxDelivery.id)
             .limit(limit)
         )
-        if self._skip_locked:
+        if self._postgresql:
             free = free.with_for_update(skip_locked=True)
         async with self._writers.turn(), self._sessions.begin() as session:
             rows = await session.execute(
