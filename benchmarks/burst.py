@@ -44,7 +44,6 @@ import re
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,7 @@ from benchmarks.figures import Figure, Options, Target, table
 from bot.fakes.graph_api import FakeGraph
 from bot.fakes.meta_webhooks import facebook_comment
 from bot.loop import run_async
-from bot.simulation import CommentMix, Viewer, WebhookSender, viewers
+from bot.simulation import CommentMix, Viewer, WebhookSender, percentile, viewers
 from parsers import compile_lineup, parse_comment, read_lineup
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import Comment
@@ -320,12 +319,11 @@ def _buyers(count: int) -> list[Viewer]:
 
 def _acks(sender: PhasedSender, since: int, errors_before: int) -> Acks:
     latencies = sender.stats.latencies[since:]
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else latencies * 99
     return Acks(
         deliveries=len(latencies),
         errors=sender.stats.errors - errors_before,
-        p50_ms=cuts[49] * 1000 if cuts else float("nan"),
-        p99_ms=cuts[98] * 1000 if cuts else float("nan"),
+        p50_ms=percentile(latencies, 0.5) * 1000 if latencies else float("nan"),
+        p99_ms=percentile(latencies, 0.99) * 1000 if latencies else float("nan"),
     )
 
 

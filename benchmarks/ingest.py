@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -34,6 +33,7 @@ from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
 from bot.loop import run_async
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from bot.simulation import percentile
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
 from storage.redis_keys import RedisKeys
@@ -192,8 +192,8 @@ async def _measure(
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
-    cuts = statistics.quantiles(latencies, n=100)
-    return Result(backend, mode, per_second, cuts[49] * 1000, cuts[98] * 1000, errors)
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    return Result(backend, mode, per_second, p50 * 1000, p99 * 1000, errors)
 
 
 def _free_port() -> int:

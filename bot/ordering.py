@@ -213,6 +213,17 @@ async def _apply_cancels(
     """Cancels drop waiting units first, then cart units (whose stock goes back)."""
     releases: list[StockRequest] = []
     shrink: list[tuple[int, str, int]] = []
+    # One read of every waiting entry a cancel may drop (a cart's waiting units only shrink
+    # from here on), rather than one per cancelling comment.
+    waiting = await orders.waiting_entries(
+        session,
+        {
+            (c.live_id, c.member_id, sku)
+            for c in comments
+            for sku, _ in plans[c.comment_id].cancels
+            if batch.carts[c.buyer].waiting.get(sku, 0) > 0
+        },
+    )
     for c in comments:
         plan = plans[c.comment_id]
         cancelled: list[tuple[str, int]] = []
@@ -224,7 +235,7 @@ async def _apply_cancels(
             if not from_waitlist and not from_cart:
                 nothing.append(sku)
                 continue
-            await _cancel_waiting(session, c, sku, from_waitlist)
+            _drop_waiting(waiting.get((c.live_id, c.member_id, sku), []), from_waitlist)
             cart.waiting[sku] = cart.waiting.get(sku, 0) - from_waitlist
             if from_cart:
                 assert cart.order_id is not None
@@ -237,26 +248,24 @@ async def _apply_cancels(
             outcomes[c.comment_id] = replace(
                 outcomes[c.comment_id], cancelled=tuple(cancelled), nothing_to_cancel=tuple(nothing)
             )
+    await session.flush()
     await orders.shrink_lines(session, shrink)
     await stock.release(session, releases, "cancel")
     return {r.sku for r in releases}
 
 
-async def _cancel_waiting(
-    session: AsyncSession, comment: OrderComment, sku: str, quantity: int
-) -> None:
-    if quantity <= 0:
-        return
-    for entry in await orders.waiting_entries(session, comment.live_id, comment.member_id, sku):
+def _drop_waiting(entries: Sequence[WaitlistEntry], quantity: int) -> None:
+    """Take `quantity` waiting units off `entries` (newest first)."""
+    for entry in entries:
         if quantity <= 0:
             break
-        remaining = entry.quantity - entry.filled
-        drop = min(remaining, quantity)
+        drop = min(entry.quantity - entry.filled, quantity)
+        if drop <= 0:
+            continue  # an earlier cancel of this batch emptied it
         entry.quantity -= drop
         quantity -= drop
         if entry.quantity == entry.filled:
             entry.status = "cancelled" if entry.filled == 0 else "filled"
-    await session.flush()
 
 
 async def fill_waitlist(

@@ -209,20 +209,25 @@ async def add_waiting(session: AsyncSession, rows: Sequence[dict[str, object]]) 
 
 
 async def waiting_entries(
-    session: AsyncSession, live_id: int, member_id: int, sku: str
-) -> list[WaitlistEntry]:
-    """A buyer's waiting entries for a SKU, newest first (a cancel drops those first)."""
-    result = await session.scalars(
-        select(WaitlistEntry)
-        .where(
-            WaitlistEntry.live_id == live_id,
-            WaitlistEntry.member_id == member_id,
-            WaitlistEntry.sku == sku,
-            WaitlistEntry.status == "waiting",
+    session: AsyncSession, wanted: Iterable[tuple[int, int, str]]
+) -> dict[tuple[int, int, str], list[WaitlistEntry]]:
+    """Buyers' waiting entries per (live, member, SKU), newest first (a cancel drops those
+    first)."""
+    found: dict[tuple[int, int, str], list[WaitlistEntry]] = defaultdict(list)
+    for chunk in chunked(list(wanted), 300):
+        entries = await session.scalars(
+            select(WaitlistEntry)
+            .where(
+                tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku).in_(
+                    chunk
+                ),
+                WaitlistEntry.status == "waiting",
+            )
+            .order_by(WaitlistEntry.queued_at.desc(), WaitlistEntry.id.desc())
         )
-        .order_by(WaitlistEntry.queued_at.desc(), WaitlistEntry.id.desc())
-    )
-    return list(result.all())
+        for entry in entries:
+            found[(entry.live_id, entry.member_id, entry.sku)].append(entry)
+    return found
 
 
 async def queue_for(session: AsyncSession, skus: Iterable[str]) -> list[WaitlistEntry]:

@@ -12,6 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import aiohttp
+
+from tests.pipeline import LINEUP, PAGE, VIDEO
+
 LIVECART = str(Path(sys.executable).parent / "livecart")
 CONTRACT_VARIABLES = (
     "DATABASE_URL",
@@ -87,6 +91,21 @@ def serving(env: dict[str, str], cwd: Path, timeout: float = 30) -> Iterator[str
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def start_live_over_api(
+    http: aiohttp.ClientSession, base: str, staff_token: str
+) -> dict[str, object]:
+    """The test lineup's live (tests.pipeline's Page and video), started through the staff API
+    of a livecart at `base`."""
+    async with http.post(
+        f"{base}/api/lives",
+        headers={"Authorization": f"Bearer {staff_token}"},
+        json={"platform": "facebook", "page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP},
+    ) as response:
+        assert response.status == 201, await response.text()
+        live: dict[str, object] = await response.json()
+    return live
 
 
 def _wait_until_listening(process: subprocess.Popen[str], port: int, timeout: float) -> None:

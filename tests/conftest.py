@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
 
+import aiohttp
 import asyncpg
 import pytest
 from redis import Redis as SyncRedis
@@ -208,3 +209,10 @@ async def runtime(runtime_settings: Settings) -> AsyncIterator[Runtime]:
     """The real composition root on a fresh database, with the database or Redis queue."""
     async with open_runtime(runtime_settings, migrate=False) as opened:
         yield opened
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session for tests that talk to a server on a real port."""
+    async with aiohttp.ClientSession() as session:
+        yield session

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from parsers import compile_lineup, parse_comment, read_lineup
 from storage.db import create_engine, session_factory
 from storage.models import OutboxMessage
-from tests.cli import clean_env, livecart, serving
+from tests.cli import clean_env, livecart, serving, start_live_over_api
 from tests.pipeline import LINEUP, PAGE, VIDEO
 
 
@@ -39,17 +39,7 @@ async def test_simulate_against_serve_orders_what_it_sent(tmp_path: Path) -> Non
     headers = {"Authorization": f"Bearer {staff}"}
     with serving(env, tmp_path) as base:
         async with aiohttp.ClientSession() as http:
-            async with http.post(
-                f"{base}/api/lives",
-                headers=headers,
-                json={
-                    "platform": "facebook",
-                    "page_id": PAGE,
-                    "video_id": VIDEO,
-                    "lineup_csv": LINEUP,
-                },
-            ) as response:
-                live = await response.json()
+            live = await start_live_over_api(http, base, staff)
             await http.post(
                 f"{base}/api/lives/{live['id']}/current", headers=headers, json={"keyword": "C7"}
             )

@@ -117,6 +117,22 @@ async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: R
     assert await stock_of(runtime, "C7") == (15, 15, 0)
 
 
+async def test_cancels_in_one_batch_drop_waiting_units_one_after_the_other(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    sold_out = [(f"u{n}", "C7+1") for n in range(15)]
+    await comment_on(runtime, [*sold_out, ("w", "C7+3"), ("w", "C7-1"), ("w", "C7-1")])
+    assert await cart(runtime, "w") == {}
+    async with runtime.sessions() as session:
+        entries = (
+            await session.execute(select(WaitlistEntry.quantity, WaitlistEntry.status))
+        ).all()
+    assert [tuple(entry) for entry in entries] == [(1, "waiting")]
+    await comment_on(runtime, [("w", "C7-1")], start=100)  # a later batch drops the last one
+    assert await count(runtime, WaitlistEntry, WaitlistEntry.status == "waiting") == 0
+
+
 async def test_cancels_give_stock_back(runtime: Runtime) -> None:
     await start_test_live(runtime, current="C7")
     await comment_on(runtime, [("u1", "A2+3"), ("u1", "+2"), ("u1", "A2-1"), ("u1", "取消")])

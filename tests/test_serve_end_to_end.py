@@ -8,8 +8,8 @@ import aiohttp
 
 from bot.fakes.graph_api import FakeGraph
 from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
-from tests.cli import clean_env, serving
-from tests.pipeline import LINEUP, PAGE, VIDEO
+from tests.cli import clean_env, serving, start_live_over_api
+from tests.pipeline import PAGE, VIDEO
 
 
 async def test_a_comment_becomes_a_reply_an_order_and_an_event(tmp_path: Path) -> None:
@@ -24,17 +24,7 @@ async def test_a_comment_becomes_a_reply_an_order_and_an_event(tmp_path: Path) -
         headers = {"Authorization": "Bearer staff"}
         with serving(env, tmp_path) as base:
             async with aiohttp.ClientSession() as http:
-                async with http.post(
-                    f"{base}/api/lives",
-                    headers=headers,
-                    json={
-                        "platform": "facebook",
-                        "page_id": PAGE,
-                        "video_id": VIDEO,
-                        "lineup_csv": LINEUP,
-                    },
-                ) as response:
-                    live = await response.json()
+                live = await start_live_over_api(http, base, "staff")
                 body, signed = signed_body(
                     envelope(
                         "page",

@@ -60,12 +60,6 @@ async def fake() -> AsyncIterator[FakeBotApi]:
         yield running
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[ClientSession]:
-    async with ClientSession() as session:
-        yield session
-
-
 def build_app(fake: FakeBotApi, token: str = TOKEN, *, polling: bool = True) -> App:
     builder = (
         Application.builder()

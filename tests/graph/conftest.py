@@ -19,11 +19,5 @@ async def fake() -> AsyncIterator[FakeGraph]:
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
 def client(fake: FakeGraph, http: aiohttp.ClientSession) -> GraphClient:
     return GraphClient(http, base_url=fake.url, version="v25.0", app_secret=APP_SECRET)
