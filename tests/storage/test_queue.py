@@ -12,7 +12,7 @@ from storage.group_commit import GroupCommit
 from storage.inbox import SqlInbox
 from storage.redis_client import connect_redis
 from storage.redis_keys import RedisKeys
-from storage.stream import RedisStreamQueue
+from storage.stream import RedisStreamQueue, chunks_by_size
 
 
 async def test_put_take_ack(runtime: Runtime) -> None:
@@ -106,3 +106,22 @@ async def test_closing_the_group_commit_writes_what_waits_first() -> None:
     async with asyncio.timeout(5):  # a caller left waiting would hang here
         await asyncio.gather(*callers)
     assert sorted(written, key=int) == [str(n) for n in range(50)]
+
+
+def test_bodies_are_cut_into_runs_under_the_size_cap_in_order() -> None:
+    bodies = [b"a" * 4, b"b" * 4, b"c" * 9, b"d" * 1, b"e" * 2]
+    assert chunks_by_size(bodies, 8) == [[b"aaaa", b"bbbb"], [b"c" * 9], [b"d", b"ee"]]
+    assert chunks_by_size([], 8) == []
+
+
+async def test_redis_stream_keeps_a_group_in_order_across_size_cut_commands(
+    redis_url: str, redis_prefix: str
+) -> None:
+    redis = connect_redis(redis_url)
+    queue = RedisStreamQueue(redis, RedisKeys(redis_prefix), append_max_bytes=10)
+    bodies = [f"delivery {n}".encode() for n in range(40)]  # 10-11 bytes: one per command
+    await asyncio.gather(*(queue.put(body) for body in bodies))
+    taken = await queue.take("w1", 100, 0)
+    assert [d.body for d in taken] == bodies
+    await queue.close()
+    await redis.aclose()
