@@ -7,7 +7,9 @@ UNIQUE (platform, comment id, verb) key plus the claim: a redelivered event chan
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import timedelta
@@ -18,7 +20,7 @@ from bot.lives import follow_platform_status
 from bot.processing import CommentProcessor
 from bot.runtime import Runtime
 from storage.comments import CommentKey, claim_received, mark_failed, store_comments
-from storage.db import SessionFactory, WriterTurns
+from storage.db import SessionFactory, WriterTurns, lost_a_race
 from storage.lives import LiveIndex, open_lives
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
@@ -31,6 +33,10 @@ from webhooks.envelope import (
 )
 
 log = logging.getLogger("livecart.pipeline")
+# A batch that deadlocks with a concurrent one (PostgreSQL, several workers) runs again whole
+# this many times in all, before its comments are tried one by one.
+RACE_ATTEMPTS = 4
+RACE_PAUSE = 0.05
 # Read by name, not with dataclasses.asdict: that deep-copies every value, on the hot path.
 _EVENT_FIELDS = tuple(f.name for f in fields(CommentEvent))
 
@@ -96,13 +102,20 @@ class Pipeline:
         """Process the comments among `keys` that no one has processed yet."""
         if not keys:
             return 0
-        try:
-            async with self._writers.turn(), self._sessions.begin() as session:
-                claimed = await claim_received(session, keys)
-                await self._processor.process(session, claimed)
-                return len(claimed)
-        except Exception:
-            log.exception("processing a batch of %d comments failed; isolating", len(keys))
+        for attempt in range(1, RACE_ATTEMPTS + 1):
+            try:
+                async with self._writers.turn(), self._sessions.begin() as session:
+                    claimed = await claim_received(session, keys)
+                    await self._processor.process(session, claimed)
+                    return len(claimed)
+            except Exception as error:
+                if not lost_a_race(error) or attempt == RACE_ATTEMPTS:
+                    log.exception("processing a batch of %d comments failed; isolating", len(keys))
+                    break
+                # Rolled back whole, and stock takes are keyed by comment: running it again
+                # takes nothing twice. A random pause keeps the two racers from meeting again.
+                log.info("a batch of %d comments lost a race with another; again", len(keys))
+                await asyncio.sleep(random.uniform(0, RACE_PAUSE * attempt))  # noqa: S311 - jitter, not a secret
         return sum([await self._process_alone(key) for key in keys])
 
     async def _process_alone(self, key: CommentKey) -> int:

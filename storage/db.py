@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -116,6 +117,16 @@ def insert_ignoring_duplicates(dialect: str, table: type[Base]) -> Insert:
     inserts only ever take plain rows."""
     statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table.__table__)
     return statement.on_conflict_do_nothing()
+
+
+# PostgreSQL's deadlock_detected and serialization_failure: a transaction lost a race with a
+# concurrent one, was rolled back, and can simply run again.
+_LOST_A_RACE = frozenset({"40P01", "40001"})
+
+
+def lost_a_race(error: BaseException) -> bool:
+    """Whether `error` rolled a transaction back for a concurrent one's sake (worth a retry)."""
+    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _LOST_A_RACE
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -36,7 +36,9 @@ async def ensure_buyers(
     """The member behind each identity, creating member and identity on a first comment."""
     wanted = dict(people)
     found = await _find_buyers(session, list(wanted))
-    missing = [key for key in wanted if key not in found]
+    # Sorted: concurrent batches then meet each other's new identities (unique keys) in one
+    # order, and wait for each other instead of deadlocking.
+    missing = sorted(key for key in wanted if key not in found)
     if missing:
         now = utcnow()
         created = await session.execute(

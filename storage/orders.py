@@ -57,7 +57,7 @@ async def lineup_terms(
 async def load_carts(
     session: AsyncSession, buyers: Iterable[BuyerKey]
 ) -> dict[BuyerKey, CartState]:
-    keys = list(dict.fromkeys(buyers))
+    keys = sorted(set(buyers))  # the same order in every batch: see the lock below
     carts = {key: CartState() for key in keys}
     for chunk in chunked(keys, 300):
         pair = tuple_(Order.live_id, Order.member_id).in_(chunk)

@@ -1,0 +1,113 @@
+"""Several workers on one PostgreSQL database (the scaled-out setup): batches that meet the same
+new buyers in opposite orders go through whole, and a batch that loses a deadlock to another
+transaction runs again whole instead of falling back to one comment at a time.
+
+SQLite runs one writer at a time, so its batches never interleave; these run on PostgreSQL."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+from sqlalchemy import func, select
+
+from bot.fakes.meta_webhooks import envelope, signed_body
+from bot.pipeline import Pipeline
+from bot.runtime import Runtime, open_runtime
+from bot.settings import Settings
+from storage.models import Comment, OrderLine, Sku, WaitlistEntry
+from storage.queue import QueuedDelivery
+from tests.conftest import PostgresDatabases
+from tests.pipeline import PAGE, comment_changes, start_test_live
+
+SKU = "A1-RED-M"  # 20 in stock in the test lineup, at most 5 per buyer
+ORDER = "A1 紅 M +1"
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresDatabases) -> str:
+    return postgres.create(migrated=True)
+
+
+@pytest.fixture
+async def runtime(postgres_url: str) -> AsyncIterator[Runtime]:
+    async with open_runtime(Settings(database_url=postgres_url), migrate=False) as runtime:
+        yield runtime
+
+
+def delivery(ident: str, authored: list[tuple[str, str]], start: int) -> QueuedDelivery:
+    changes = comment_changes(authored, start=start)
+    return QueuedDelivery(ident, signed_body(envelope("page", [(PAGE, changes)]), "x")[0])
+
+
+async def processed_comments(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        query = select(func.count()).select_from(Comment).where(Comment.status == "processed")
+        return int(await session.scalar(query) or 0)
+
+
+async def units(runtime: Runtime) -> tuple[int, int, int]:
+    """(reserved on the SKU, units in order lines, units waiting)."""
+    async with runtime.sessions() as session:
+        reserved = await session.scalar(select(Sku.reserved).where(Sku.sku == SKU))
+        lines = await session.scalar(select(func.sum(OrderLine.quantity)))
+        waiting = await session.scalar(select(func.sum(WaitlistEntry.quantity)))
+    return int(reserved or 0), int(lines or 0), int(waiting or 0)
+
+
+async def test_batches_of_the_same_buyers_in_opposite_orders_go_through_whole(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start_test_live(runtime)
+    buyers = [f"buyer-{n}" for n in range(300)]
+    orders = [buyers, buyers[::-1], buyers[1::2] + buyers[::2], buyers[::-2] + buyers[-2::-2]]
+    with caplog.at_level(logging.INFO, logger="livecart.pipeline"):
+        for round_ in range(3):  # new buyers first, then the same buyers' carts again
+            batches = [
+                delivery(
+                    f"{round_}-{n}", [(b, ORDER) for b in order], start=(4 * round_ + n) * 1000
+                )
+                for n, order in enumerate(orders)
+            ]
+            await asyncio.gather(*(Pipeline.for_runtime(runtime).handle([b]) for b in batches))
+    said = [record.getMessage() for record in caplog.records]
+    assert not [m for m in said if "race" in m or "isolating" in m], said
+    assert await processed_comments(runtime) == 3 * 4 * 300
+    # Each buyer asked 12 times; max_per_buyer (5) counts waiting units too.
+    assert await units(runtime) == (20, 20, 300 * 5 - 20)
+
+
+async def test_a_batch_that_loses_a_deadlock_runs_again_whole(
+    runtime: Runtime, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    await start_test_live(runtime)
+    other = await asyncpg.connect(postgres_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        # The other transaction checks for deadlocks late, so the batch is the one rolled back.
+        await other.execute("SET deadlock_timeout = '20s'")
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT 1 FROM skus WHERE sku = $1 FOR UPDATE", SKU)
+        with caplog.at_level(logging.INFO, logger="livecart.pipeline"):
+            batch = asyncio.create_task(
+                Pipeline.for_runtime(runtime).handle(
+                    [delivery("1", [("amy", ORDER), ("ben", ORDER)], start=1)]
+                )
+            )
+            # The batch has claimed its comments and waits for the SKU row this one holds...
+            while not await other.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
+                await asyncio.sleep(0.02)
+            # ...and this one now waits for the batch's comment rows: a deadlock.
+            touch = asyncio.create_task(other.execute("UPDATE comments SET error = error"))
+            await asyncio.wait_for(touch, timeout=15)
+            await transaction.rollback()
+            report = await asyncio.wait_for(batch, timeout=15)
+    finally:
+        await other.close()
+    said = [record.getMessage() for record in caplog.records]
+    assert any("lost a race" in m for m in said), said
+    assert not any("isolating" in m for m in said), said
+    assert report.processed == 2
+    assert await processed_comments(runtime) == 2
+    assert await units(runtime) == (2, 2, 0)
