@@ -1,7 +1,9 @@
 """Pipeline benchmark: comments per second from the queue to committed orders.
 
   naive    one comment at a time, one commit each (how a simple bot would do it)
-  batched  livecart's way: a batch of deliveries, two transactions, pipelined stock calls
+  batched  livecart's way: its workers (as many as `livecart serve` runs on the embedded
+           default, as `livecart worker` runs on Redis), each taking batches of deliveries:
+           two transactions a batch, pipelined stock calls
 on the SQL stock (SQLite, the embedded default) and the Redis stock (Redis Streams queue and Lua
 counters, with SQLite or PostgreSQL as the record).
 
@@ -11,6 +13,7 @@ counters, with SQLite or PostgreSQL as the record).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import random
 import sys
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 
 from benchmarks.figures import Figure, Options, Target
 from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
@@ -28,6 +32,8 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
+from bot.workers import EMBEDDED_WORKERS, WORKER_CONCURRENCY, run_workers
+from storage.models import Comment
 
 PAGE, VIDEO = "111", "222"
 SKUS = [f"K{n}" for n in range(1, 21)]
@@ -76,23 +82,43 @@ async def _measure(settings: Settings, backend: str, mode: str, comments: int) -
         per_delivery = 1 if mode == "naive" else 5
         for body in _bodies(comments, per_delivery):
             await runtime.queue.put(body)
-        started = time.perf_counter()
-        await (_naive if mode == "naive" else _batched)(runtime)
-        return Result(backend, mode, comments, time.perf_counter() - started)
+        seconds = await (_naive if mode == "naive" else _batched)(runtime)
+        async with runtime.sessions() as session:
+            done = await session.scalar(
+                select(func.count()).select_from(Comment).where(Comment.status == "processed")
+            )
+        if done != comments:
+            raise RuntimeError(f"{backend} {mode}: {done} of {comments} comments were processed")
+        return Result(backend, mode, comments, seconds)
 
 
-async def _naive(runtime: Runtime) -> None:
+async def _naive(runtime: Runtime) -> float:
+    """Seconds until every delivery is acknowledged, one at a time."""
     pipeline = Pipeline.for_runtime(runtime)
+    started = time.perf_counter()
     while deliveries := await runtime.queue.take("bench", 1, 0):
         await pipeline.handle(deliveries)
         await runtime.queue.ack([d.id for d in deliveries])
+    return time.perf_counter() - started
 
 
-async def _batched(runtime: Runtime) -> None:
-    pipeline = Pipeline.for_runtime(runtime)
-    while deliveries := await runtime.queue.take("bench", 200, 0):
-        await pipeline.handle(deliveries)
-        await runtime.queue.ack([d.id for d in deliveries])
+async def _batched(runtime: Runtime) -> float:
+    """Seconds until every delivery is acknowledged, with livecart's workers for this queue."""
+    workers = EMBEDDED_WORKERS if runtime.redis is None else WORKER_CONCURRENCY
+    stop = asyncio.Event()
+    started = time.perf_counter()
+    running = asyncio.create_task(
+        run_workers(runtime.queue, Pipeline.for_runtime(runtime), workers, stop)
+    )
+    while await runtime.queue.depth():
+        if running.done():
+            running.result()  # raises what stopped the workers
+            raise RuntimeError("the workers stopped with deliveries still queued")
+        await asyncio.sleep(0.05)
+    seconds = time.perf_counter() - started
+    stop.set()
+    await running  # each worker finishes the take it is waiting in
+    return seconds
 
 
 async def _clean_redis(url: str, prefix: str) -> None:

@@ -13,6 +13,10 @@ from storage.queue import DeliveryQueue
 
 log = logging.getLogger("livecart.workers")
 BATCH = 200
+# Workers per process: `livecart worker`'s default, and what `livecart serve` runs on the
+# database inbox. While one batch waits for the database or Redis, another computes.
+WORKER_CONCURRENCY = 4
+EMBEDDED_WORKERS = 2
 RETRY_PAUSE = 1.0
 
 

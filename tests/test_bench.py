@@ -29,12 +29,16 @@ def cells(output: str) -> dict[tuple[str, str], list[str]]:
     return rows
 
 
-def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment() -> None:
+def require_redis() -> None:
     try:
         with Redis.from_url(REDIS_URL, socket_timeout=2) as redis:
             redis.ping()
     except RedisError as error:
         service_unavailable("Redis", str(error))
+
+
+def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment() -> None:
+    require_redis()
     # In the checkout's folder, as the README says: the command finds `benchmarks/` there,
     # whether livecart was installed from it editable or not.
     result = livecart(
@@ -94,3 +98,20 @@ def test_equality_targets_and_missing_baselines() -> None:
     assert Target("==", 50).met(49, None) is False
     assert Target(">=", 0.95, of_ratio=True).met(100, None) is None
     assert Figure("s", "f", 1.0, baseline=0.0).ratio is None
+
+
+def test_the_pipeline_benchmark_runs_livecarts_workers_to_the_last_comment() -> None:
+    require_redis()
+    # The suite itself refuses a run that leaves any comment unprocessed.
+    result = livecart(
+        "bench", "--quick", "--only", "pipeline", "--redis", REDIS_URL,
+        env=clean_env(), cwd=CHECKOUT, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:] + result.stdout
+    rows = cells(result.stdout)
+    assert set(rows) == {
+        ("pipeline", "sql stock, sqlite record: batched comments/s"),
+        ("pipeline", "redis stock, sqlite record: batched comments/s"),
+    }
+    for values in rows.values():
+        assert float(values[0].replace(",", "")) > 0

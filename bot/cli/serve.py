@@ -22,11 +22,10 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.staffbot import TelegramIngress, run_staff_bot
 from bot.sweeper import run_sweeper
-from bot.workers import run_workers
+from bot.workers import EMBEDDED_WORKERS, run_workers
 from webhooks.app import build_app
 
 log = logging.getLogger("livecart.serve")
-EMBEDDED_WORKERS = 2
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,7 +11,7 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import open_runtime
 from bot.settings import Settings
-from bot.workers import BATCH, run_workers
+from bot.workers import BATCH, WORKER_CONCURRENCY, run_workers
 
 log = logging.getLogger("livecart.worker")
 
@@ -19,7 +19,10 @@ log = logging.getLogger("livecart.worker")
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = commands.add_parser("worker", help="run pipeline workers on the Redis Stream")
     parser.add_argument(
-        "--concurrency", type=int, default=4, help="workers in this process (default 4)"
+        "--concurrency",
+        type=int,
+        default=WORKER_CONCURRENCY,
+        help=f"workers in this process (default {WORKER_CONCURRENCY})",
     )
     parser.add_argument(
         "--batch", type=int, default=BATCH, help=f"deliveries per batch (default {BATCH})"
