@@ -51,7 +51,13 @@ class BatchReport:
 class Pipeline:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Pipeline:
-        processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
+        postgresql = runtime.engine.dialect.name == "postgresql"
+        processor = CommentProcessor(
+            runtime.settings,
+            runtime.stock,
+            runtime.checkout_secret,
+            buyer_sessions=runtime.sessions if postgresql else None,
+        )
         return cls(
             runtime.sessions,
             processor,

@@ -10,13 +10,14 @@ from typing import Protocol, cast
 from sqlalchemy import Table, bindparam, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import chunked, dialect_of, insert_ignoring_duplicates
+from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates
 from storage.models import Comment, JsonObject
 from storage.types import utcnow
 
 CommentKey = tuple[str, str, str]
 COMMENTS = cast(Table, Comment.__table__)
 _CHUNK = 500
+_KEY = (Comment.platform, Comment.comment_id, Comment.verb)
 
 
 async def store_comments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
@@ -95,7 +96,7 @@ async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> l
         rows = await session.execute(
             update(Comment)
             .where(
-                tuple_(Comment.platform, Comment.comment_id, Comment.verb).in_(chunk),
+                among(dialect_of(session), _KEY, chunk),
                 Comment.status.in_(("received", "failed")),
             )
             .values(status="processed", processed_at=utcnow())
@@ -129,7 +130,7 @@ async def mark_failed(session: AsyncSession, key: CommentKey, error: str) -> Non
     await session.execute(
         update(Comment)
         .where(
-            tuple_(Comment.platform, Comment.comment_id, Comment.verb) == key,
+            tuple_(*_KEY) == key,
             Comment.status == "received",
         )
         .values(status="failed", error=error[:2000])

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import event, text
+from sqlalchemy import ColumnElement, bindparam, event, func, select, text, tuple_
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from storage.models import Base
@@ -119,14 +121,35 @@ def insert_ignoring_duplicates(dialect: str, table: type[Base]) -> Insert:
     return statement.on_conflict_do_nothing()
 
 
-# PostgreSQL's deadlock_detected and serialization_failure: a transaction lost a race with a
-# concurrent one, was rolled back, and can simply run again.
-_LOST_A_RACE = frozenset({"40P01", "40001"})
+# PostgreSQL's deadlock_detected, serialization_failure and unique_violation (a concurrent
+# transaction inserted the same unique row first: both opened a cart for one buyer): the
+# transaction lost a race, was rolled back, and can simply run again.
+_LOST_A_RACE = frozenset({"40P01", "40001", "23505"})
 
 
 def lost_a_race(error: BaseException) -> bool:
     """Whether `error` rolled a transaction back for a concurrent one's sake (worth a retry)."""
     return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _LOST_A_RACE
+
+
+Column = InstrumentedAttribute[Any] | ColumnElement[Any]
+
+
+def among(
+    dialect: str, columns: Sequence[Column], keys: Sequence[tuple[object, ...]]
+) -> ColumnElement[bool]:
+    """`(columns) IN keys`. PostgreSQL checks a long list of row values against every row its
+    index finds (1,000 comment keys: 310 ms); there the keys go in as one array per column,
+    unnested (5 ms), which is also one prepared statement for every number of keys."""
+    if dialect != "postgresql":
+        return tuple_(*columns).in_(keys)
+    names = [f"k{n}" for n in range(len(columns))]
+    arrays = [
+        bindparam(None, [key[n] for key in keys], type_=ARRAY(column.type))
+        for n, column in enumerate(columns)
+    ]
+    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="keys")
+    return tuple_(*columns).in_(select(*(unnested.c[name] for name in names)))
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, select, tuple_, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import chunked, dialect_of, insert_ignoring_duplicates
+from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates
 from storage.models import Identity, Member, Order, OrderLine, WaitlistEntry
 from storage.orders import recompute_totals
 from storage.types import utcnow
@@ -83,7 +83,13 @@ async def _find_buyers(
                 Member.name,
             )
             .join(Member, Member.id == Identity.member_id)
-            .where(tuple_(Identity.platform, Identity.page_id, Identity.scoped_id).in_(chunk))
+            .where(
+                among(
+                    dialect_of(session),
+                    (Identity.platform, Identity.page_id, Identity.scoped_id),
+                    chunk,
+                )
+            )
         )
         for platform, page, scoped, identity_id, member_id, blocked, name in rows.all():
             found[(platform, page, scoped)] = Buyer(member_id, identity_id, blocked, name)

@@ -9,10 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, tuple_, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import chunked
+from storage.db import among, chunked, dialect_of
 from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
 from storage.types import utcnow
 
@@ -59,8 +59,9 @@ async def load_carts(
 ) -> dict[BuyerKey, CartState]:
     keys = sorted(set(buyers))  # the same order in every batch: see the lock below
     carts = {key: CartState() for key in keys}
+    dialect = dialect_of(session)
     for chunk in chunked(keys, 300):
-        pair = tuple_(Order.live_id, Order.member_id).in_(chunk)
+        pair = among(dialect, (Order.live_id, Order.member_id), chunk)
         # Lock the open carts (in id order: no deadlocks) so a checkout confirming one at this
         # moment either finishes first, and we see it confirmed, or waits for us.
         await session.execute(
@@ -97,7 +98,7 @@ async def load_carts(
                 func.sum(WaitlistEntry.quantity - WaitlistEntry.filled),
             )
             .where(
-                tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id).in_(chunk),
+                among(dialect, (WaitlistEntry.live_id, WaitlistEntry.member_id), chunk),
                 WaitlistEntry.status == "waiting",
             )
             .group_by(WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku)
@@ -218,8 +219,10 @@ async def waiting_entries(
         entries = await session.scalars(
             select(WaitlistEntry)
             .where(
-                tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku).in_(
-                    chunk
+                among(
+                    dialect_of(session),
+                    (WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku),
+                    chunk,
                 ),
                 WaitlistEntry.status == "waiting",
             )
@@ -274,7 +277,9 @@ async def close_waiting(
     if live_ids:
         conditions.append(WaitlistEntry.live_id.in_(list(live_ids)))
     if buyers:
-        conditions.append(tuple_(WaitlistEntry.live_id, WaitlistEntry.member_id).in_(buyers))
+        conditions.append(
+            among(dialect_of(session), (WaitlistEntry.live_id, WaitlistEntry.member_id), buyers)
+        )
     if conditions:
         await session.execute(
             update(WaitlistEntry)

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, among, create_engine, dialect_of, session_factory
 from storage.members import IdentityKey, ensure_buyers
 from storage.models import Identity, Live, Member, Order
 from storage.orders import open_orders
@@ -75,3 +75,21 @@ async def test_new_orders_are_handed_back_per_buyer(sessions: SessionFactory) ->
     async with sessions() as session:
         rows = (await session.execute(select(Order.id, Order.live_id, Order.member_id))).all()
     assert {(live, member): order_id for order_id, live, member in rows} == created
+
+
+async def test_rows_are_found_by_their_composite_keys_on_both_databases(
+    sessions: SessionFactory,
+) -> None:
+    async with sessions.begin() as session:
+        await ensure_buyers(session, PEOPLE[:5])
+    key = (Identity.platform, Identity.page_id, Identity.scoped_id)
+    wanted = [
+        PEOPLE[1][0],
+        PEOPLE[3][0],
+        ("facebook", "p1", "nobody"),
+        ("instagram", "p1", "viewer-1"),
+    ]
+    async with sessions() as session:
+        for keys, expected in ((wanted, {PEOPLE[1][0], PEOPLE[3][0]}), ([], set())):
+            rows = await session.execute(select(*key).where(among(dialect_of(session), key, keys)))
+            assert set(rows.all()) == expected

@@ -6,9 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from sqlalchemy import insert, select
+from sqlalchemy.exc import DBAPIError
 
-from storage.db import SessionFactory, create_engine, session_factory
+from storage.db import SessionFactory, create_engine, lost_a_race, session_factory
 from storage.members import IdentityKey, ensure_buyers
+from storage.models import Identity, Sku
+from storage.types import utcnow
 from tests.conftest import PostgresDatabases
 
 
@@ -39,3 +43,25 @@ async def test_new_buyers_met_in_opposite_orders_do_not_deadlock(sessions: Sessi
     for _ in range(3):
         first, second = await asyncio.gather(batch(people), batch(people[::-1]))
         assert first == second  # both batches see the one member each identity belongs to
+
+
+async def test_losing_a_race_is_told_apart_from_other_database_errors(
+    sessions: SessionFactory,
+) -> None:
+    async with sessions.begin() as session:
+        await ensure_buyers(session, [(("facebook", "p1", "amy"), "Amy")])
+    duplicate = insert(Identity).values(
+        member_id=select(Identity.member_id).scalar_subquery(),
+        platform="facebook",
+        page_id="p1",
+        scoped_id="amy",
+        created_at=utcnow(),
+    )
+    with pytest.raises(DBAPIError) as unique_violation:
+        async with sessions.begin() as session:
+            await session.execute(duplicate)
+    assert lost_a_race(unique_violation.value)
+    with pytest.raises(DBAPIError) as check_violation:
+        async with sessions.begin() as session:
+            await session.execute(insert(Sku).values(sku="X", name="x", on_hand=-5))
+    assert not lost_a_race(check_violation.value)
