@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import ColumnElement, bindparam, event, func, select, text, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
@@ -33,13 +34,21 @@ Insert = PostgresqlInsert | SqliteInsert
 
 
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+    # JSON columns (outbox payloads, readings, review candidates) are written a row per
+    # comment: orjson, not the standard library's encoder.
+    json_codec = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, connect_args={"timeout": 30})
+        engine = create_async_engine(database_url, connect_args={"timeout": 30}, **json_codec)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **json_codec
     )
+
+
+def _json_text(value: object) -> str:
+    # Non-string keys become strings, as the standard library's encoder does.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 class WriterTurns:

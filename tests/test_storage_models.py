@@ -70,6 +70,28 @@ async def test_a_comment_event_is_stored_once(sessions: SessionFactory) -> None:
             await session.commit()
 
 
+async def test_json_columns_keep_text_and_give_number_keys_back_as_strings(
+    sessions: SessionFactory,
+) -> None:
+    items = [{"sku": "A1-紅-M", "quantity": 2, "note": "🎉"}, {1: "one"}]
+    async with sessions() as session:
+        comment = Comment(
+            platform="facebook",
+            comment_id="v1_c9",
+            verb="add",
+            field="feed",
+            page_id="p1",
+            text="蘋果 兩盒",
+            parse_items=items,
+        )
+        session.add(comment)
+        await session.commit()
+    async with sessions() as session:
+        stored = await session.get(Comment, comment.id)
+    assert stored is not None
+    assert stored.parse_items == [items[0], {"1": "one"}]
+
+
 async def test_available_stock_cannot_go_below_zero(sessions: SessionFactory) -> None:
     async with sessions() as session:
         session.add(Sku(sku="B3", name="Soap", price=Decimal(120), on_hand=2, reserved=1))
