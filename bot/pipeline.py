@@ -51,13 +51,7 @@ class BatchReport:
 class Pipeline:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Pipeline:
-        postgresql = runtime.engine.dialect.name == "postgresql"
-        processor = CommentProcessor(
-            runtime.settings,
-            runtime.stock,
-            runtime.checkout_secret,
-            buyer_sessions=runtime.sessions if postgresql else None,
-        )
+        processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
         return cls(
             runtime.sessions,
             processor,

@@ -32,7 +32,6 @@ from parsers import (
     read_lineup,
 )
 from storage.comments import CommentView, record_readings
-from storage.db import SessionFactory
 from storage.members import Buyer, IdentityKey, ensure_buyers
 from storage.models import Live, Page
 from storage.orders import OrderSnapshot, snapshots
@@ -56,22 +55,10 @@ class Review:
 
 
 class CommentProcessor:
-    def __init__(
-        self,
-        settings: Settings,
-        stock: Stock,
-        checkout_secret: str,
-        *,
-        buyer_sessions: SessionFactory | None = None,
-    ) -> None:
-        """`buyer_sessions`: new buyers commit in a short transaction of their own (PostgreSQL,
-        several workers). A concurrent batch meeting the same new buyer then waits for that
-        commit, not for the whole of this batch. Without it they join the caller's transaction
-        (SQLite, where one writer at a time could not open a second)."""
+    def __init__(self, settings: Settings, stock: Stock, checkout_secret: str) -> None:
         self._settings = settings
         self._stock = stock
         self._secret = checkout_secret
-        self._buyer_sessions = buyer_sessions
         # Compiled once per lineup text: the per-comment path does no lineup work.
         self._lineups: dict[int, tuple[str, CompiledLineup]] = {}
 
@@ -126,7 +113,7 @@ class CommentProcessor:
         """Order what `orders` ask (a blocked buyer's order goes to staff instead, unless staff
         decided it), answer `closed` comments, and keep `reviews` for staff."""
         reviews = list(reviews)
-        buyers = await self._buyers(session, [(_identity(c), c.author_name) for c, _, _ in orders])
+        buyers = await ensure_buyers(session, [(_identity(c), c.author_name) for c, _, _ in orders])
         ordering: list[OrderComment] = []
         for comment, live, items in orders:
             buyer = buyers[_identity(comment)]
@@ -156,14 +143,6 @@ class CommentProcessor:
         await add_reviews(
             session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
         )
-
-    async def _buyers(
-        self, session: AsyncSession, people: Sequence[tuple[IdentityKey, str | None]]
-    ) -> dict[IdentityKey, Buyer]:
-        if self._buyer_sessions is None or not people:
-            return await ensure_buyers(session, people)
-        async with self._buyer_sessions.begin() as own:
-            return await ensure_buyers(own, people)
 
     def _read(self, comment: CommentView, live: Live | None) -> tuple[Reading, ParseResult | None]:
         """What the comment says, and the reading to record on it."""
