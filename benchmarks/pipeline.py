@@ -35,7 +35,10 @@ from bot.settings import Settings
 from bot.workers import EMBEDDED_WORKERS, WORKER_CONCURRENCY, run_workers
 from storage.models import Comment
 
-PAGE, VIDEO = "111", "222"
+PAGE = "111"
+# A live video per mode: with --postgres both modes share one database, and the batched run
+# must not meet the naive run's comments (their ids would be duplicates it merely skips).
+VIDEOS = {"naive": "222", "batched": "223"}
 SKUS = [f"K{n}" for n in range(1, 21)]
 LINEUP = "keyword,sku,name,price,stock,variant,aliases,max_per_buyer\n" + "".join(
     f"{sku},{sku},Item {sku},100,1000000,,,\n" for sku in SKUS
@@ -55,14 +58,14 @@ class Result:
         return self.comments / self.seconds
 
 
-def _bodies(count: int, per_delivery: int) -> list[bytes]:
+def _bodies(count: int, per_delivery: int, video: str) -> list[bytes]:
     rng = random.Random(7)
     bodies = []
     for d in range(0, count, per_delivery):
         changes = [
             facebook_comment(
                 page_id=PAGE,
-                video_id=VIDEO,
+                video_id=video,
                 comment=f"{d + k}",
                 text=rng.choice(TEXTS).format(k=rng.choice(SKUS)),
                 author_id=f"v{rng.randrange(count // 4 + 1)}",
@@ -77,15 +80,19 @@ def _bodies(count: int, per_delivery: int) -> list[bytes]:
 async def _measure(settings: Settings, backend: str, mode: str, comments: int) -> Result:
     async with open_runtime(settings, migrate=True) as runtime:
         async with runtime.sessions.begin() as session:
-            live = await start_live(session, LiveSpec("facebook", PAGE, LINEUP, video_id=VIDEO))
+            live = await start_live(
+                session, LiveSpec("facebook", PAGE, LINEUP, video_id=VIDEOS[mode])
+            )
             live.current_keyword = "K1"
         per_delivery = 1 if mode == "naive" else 5
-        for body in _bodies(comments, per_delivery):
+        for body in _bodies(comments, per_delivery, VIDEOS[mode]):
             await runtime.queue.put(body)
         seconds = await (_naive if mode == "naive" else _batched)(runtime)
         async with runtime.sessions() as session:
             done = await session.scalar(
-                select(func.count()).select_from(Comment).where(Comment.status == "processed")
+                select(func.count())
+                .select_from(Comment)
+                .where(Comment.live_id == live.id, Comment.status == "processed")
             )
         if done != comments:
             raise RuntimeError(f"{backend} {mode}: {done} of {comments} comments were processed")

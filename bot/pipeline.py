@@ -33,8 +33,9 @@ from webhooks.envelope import (
 )
 
 log = logging.getLogger("livecart.pipeline")
-# A batch that deadlocks with a concurrent one (PostgreSQL, several workers) runs again whole
-# this many times in all, before its comments are tried one by one.
+# A batch that loses a race with a concurrent one (PostgreSQL, several workers: a deadlock, or
+# both opening one buyer's cart) runs again whole, this many times in all, before its comments
+# are tried one by one.
 RACE_ATTEMPTS = 4
 RACE_PAUSE = 0.05
 # Read by name, not with dataclasses.asdict: that deep-copies every value, on the hot path.
