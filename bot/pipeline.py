@@ -105,10 +105,7 @@ class Pipeline:
             return 0
         for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
-                async with self._writers.turn(), self._sessions.begin() as session:
-                    claimed = await claim_received(session, keys)
-                    await self._processor.process(session, claimed)
-                    return len(claimed)
+                return await self._claim_and_process(keys)
             except Exception as error:
                 if not lost_a_race(error) or attempt == RACE_ATTEMPTS:
                     log.exception("processing a batch of %d comments failed; isolating", len(keys))
@@ -121,15 +118,19 @@ class Pipeline:
 
     async def _process_alone(self, key: CommentKey) -> int:
         try:
-            async with self._writers.turn(), self._sessions.begin() as session:
-                claimed = await claim_received(session, [key])
-                await self._processor.process(session, claimed)
-                return len(claimed)
+            return await self._claim_and_process([key])
         except Exception as error:
             log.exception("comment %s could not be processed; kept for `livecart replay`", key[1])
             async with self._writers.turn(), self._sessions.begin() as session:
                 await mark_failed(session, key, f"{type(error).__name__}: {error}")
             return 0
+
+    async def _claim_and_process(self, keys: Sequence[CommentKey]) -> int:
+        """One transaction: claim the unprocessed comments among `keys` and process them."""
+        async with self._writers.turn(), self._sessions.begin() as session:
+            claimed = await claim_received(session, keys)
+            await self._processor.process(session, claimed)
+            return len(claimed)
 
 
 def _events(

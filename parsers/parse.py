@@ -10,19 +10,17 @@ from parsers.scanner import tokenize
 from parsers.shortcut import read_plainly
 from parsers.text import Comment, normalize
 from parsers.tokens import (
-    ASKING,
     CANCELLING,
-    CHATTER,
     KEYWORD,
     MINUS,
     MOST_TOKENS,
     QUANTITY,
+    TALK,
     UNKNOWN_CODE,
     WANTING,
     Token,
 )
 
-_TALK = frozenset({CHATTER, ASKING})
 _ORDER_SHAPED = frozenset({KEYWORD, UNKNOWN_CODE, QUANTITY, MINUS, WANTING, CANCELLING})
 
 
@@ -50,7 +48,7 @@ def read_fully(
     context = Context(comment, lineup, on_screen, current)
     groups = group_tokens(tokens)
     readings = [read_group(group, context, alone=len(groups) == 1) for group in groups]
-    reading = combine(readings, chatty=any(token.kind in _TALK for token in tokens))
+    reading = combine(readings, chatty=any(token.kind in TALK for token in tokens))
     return ParseResult(
         reading.status, reading.items, reading.reason, reading.candidates, reading.fuzzy
     )

@@ -19,7 +19,6 @@ from parsers.compiled import CompiledLineup, Keyword
 from parsers.intent import MOST_PER_COMMENT
 from parsers.result import OrderItem, ParseResult
 from parsers.tokens import (
-    ASKING,
     CANCELLING,
     CHATTER,
     KEYWORD,
@@ -29,14 +28,14 @@ from parsers.tokens import (
     QUANTITY,
     QUANTITY_KINDS,
     SEPARATOR,
+    TALK,
     VALUE,
     WANTING,
     Token,
 )
 
 _PLAIN = frozenset({WANTING, CANCELLING, SEPARATOR})
-_TALK = frozenset({CHATTER, ASKING})
-_TALK_OR_SEPARATOR = _TALK | {SEPARATOR}
+_TALK_OR_SEPARATOR = TALK | {SEPARATOR}
 _NOTHING = ParseResult("none")
 _UNNAMED = -1  # an option no value was typed for
 
@@ -62,7 +61,7 @@ def _only_talk(tokens: Sequence[Token]) -> bool:
         kind = token.kind
         if kind is KEYWORD:
             named = True
-        elif kind in _TALK:
+        elif kind in TALK:
             talk = True
         elif kind is not SEPARATOR:
             return False

@@ -36,6 +36,7 @@ ASKING = Kind.ASKING
 SEPARATOR = Kind.SEPARATOR
 CHATTER = Kind.CHATTER
 NOISE = Kind.NOISE
+TALK = frozenset({CHATTER, ASKING})  # words around an order that are not part of it
 
 
 # The records built for every comment (tokens, items, readings) are NamedTuples: as immutable

@@ -10,7 +10,7 @@ from typing import Protocol, cast
 from sqlalchemy import Table, bindparam, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates
+from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates, key_chunks
 from storage.models import Comment, JsonObject
 from storage.types import utcnow
 
@@ -92,11 +92,12 @@ async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> l
     """Mark the still unprocessed comments among `keys` processed in this transaction and return
     them: a concurrent or later claim of the same comments gets nothing."""
     claimed: list[ClaimedComment] = []
-    for chunk in chunked(dict.fromkeys(keys), _CHUNK):
+    dialect = dialect_of(session)
+    for chunk in key_chunks(dialect, dict.fromkeys(keys), _CHUNK):
         rows = await session.execute(
             update(Comment)
             .where(
-                among(dialect_of(session), _KEY, chunk),
+                among(dialect, _KEY, chunk),
                 Comment.status.in_(("received", "failed")),
             )
             .values(status="processed", processed_at=utcnow())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager
@@ -159,6 +160,13 @@ def among(
     ]
     unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="keys")
     return tuple_(*columns).in_(select(*(unnested.c[name] for name in names)))
+
+
+def key_chunks(dialect: str, keys: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`keys` for `among`, as many to a statement as the database takes: all of them on
+    PostgreSQL (one array per column, whatever their number), at most `size` elsewhere (each
+    key is bound parameters there)."""
+    return chunked(keys, sys.maxsize if dialect == "postgresql" else size)
 
 
 def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:

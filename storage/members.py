@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates
+from storage.db import among, dialect_of, insert_ignoring_duplicates, key_chunks
 from storage.models import Identity, Member, Order, OrderLine, WaitlistEntry
 from storage.orders import recompute_totals
 from storage.types import utcnow
@@ -71,7 +71,8 @@ async def _find_buyers(
     session: AsyncSession, keys: Sequence[IdentityKey]
 ) -> dict[IdentityKey, Buyer]:
     found: dict[IdentityKey, Buyer] = {}
-    for chunk in chunked(keys, 300):
+    dialect = dialect_of(session)
+    for chunk in key_chunks(dialect, keys, 300):
         rows = await session.execute(
             select(
                 Identity.platform,
@@ -83,13 +84,7 @@ async def _find_buyers(
                 Member.name,
             )
             .join(Member, Member.id == Identity.member_id)
-            .where(
-                among(
-                    dialect_of(session),
-                    (Identity.platform, Identity.page_id, Identity.scoped_id),
-                    chunk,
-                )
-            )
+            .where(among(dialect, (Identity.platform, Identity.page_id, Identity.scoped_id), chunk))
         )
         for platform, page, scoped, identity_id, member_id, blocked, name in rows.all():
             found[(platform, page, scoped)] = Buyer(member_id, identity_id, blocked, name)

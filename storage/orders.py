@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, chunked, dialect_of
+from storage.db import among, chunked, dialect_of, key_chunks
 from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
 from storage.types import utcnow
 
@@ -60,10 +60,11 @@ async def load_carts(
     keys = sorted(set(buyers))  # the same order in every batch: see the lock below
     carts = {key: CartState() for key in keys}
     dialect = dialect_of(session)
-    for chunk in chunked(keys, 300):
+    for chunk in key_chunks(dialect, keys, 300):
         pair = among(dialect, (Order.live_id, Order.member_id), chunk)
-        # Lock the open carts (in id order: no deadlocks) so a checkout confirming one at this
-        # moment either finishes first, and we see it confirmed, or waits for us.
+        # Lock the open carts (in id order: no deadlocks; on PostgreSQL all of a batch's carts
+        # are one chunk) so a checkout confirming one at this moment either finishes first, and
+        # we see it confirmed, or waits for us.
         await session.execute(
             select(Order.id)
             .where(pair, Order.status == "reserved")
@@ -215,15 +216,13 @@ async def waiting_entries(
     """Buyers' waiting entries per (live, member, SKU), newest first (a cancel drops those
     first)."""
     found: dict[tuple[int, int, str], list[WaitlistEntry]] = defaultdict(list)
-    for chunk in chunked(list(wanted), 300):
+    dialect = dialect_of(session)
+    key = (WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku)
+    for chunk in key_chunks(dialect, wanted, 300):
         entries = await session.scalars(
             select(WaitlistEntry)
             .where(
-                among(
-                    dialect_of(session),
-                    (WaitlistEntry.live_id, WaitlistEntry.member_id, WaitlistEntry.sku),
-                    chunk,
-                ),
+                among(dialect, key, chunk),
                 WaitlistEntry.status == "waiting",
             )
             .order_by(WaitlistEntry.queued_at.desc(), WaitlistEntry.id.desc())

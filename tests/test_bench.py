@@ -37,17 +37,23 @@ def require_redis() -> None:
         service_unavailable("Redis", str(error))
 
 
-def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment() -> None:
+def quick_bench(suite: str, timeout: float) -> str:
+    """`livecart bench --quick` of one suite, with Redis; its output, once it succeeded."""
     require_redis()
     # In the checkout's folder, as the README says: the command finds `benchmarks/` there,
     # whether livecart was installed from it editable or not.
     result = livecart(
-        "bench", "--quick", "--only", "burst", "--redis", REDIS_URL,
-        env=clean_env(), cwd=CHECKOUT, timeout=150,
+        "bench", "--quick", "--only", suite, "--redis", REDIS_URL,
+        env=clean_env(), cwd=CHECKOUT, timeout=timeout,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:] + result.stdout
-    assert re.search(r"^Machine: \d+ cores, \d+ GiB RAM, .*Python 3", result.stdout, re.M)
-    rows = cells(result.stdout)
+    return result.stdout
+
+
+def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment() -> None:
+    output = quick_bench("burst", timeout=150)
+    assert re.search(r"^Machine: \d+ cores, \d+ GiB RAM, .*Python 3", output, re.M)
+    rows = cells(output)
     for backend in ("sqlite", "redis"):
         suite = f"burst ({backend})"
         assert rows[(suite, "oversell (units)")][0] == "0"
@@ -101,14 +107,8 @@ def test_equality_targets_and_missing_baselines() -> None:
 
 
 def test_the_pipeline_benchmark_runs_livecarts_workers_to_the_last_comment() -> None:
-    require_redis()
     # The suite itself refuses a run that leaves any comment unprocessed.
-    result = livecart(
-        "bench", "--quick", "--only", "pipeline", "--redis", REDIS_URL,
-        env=clean_env(), cwd=CHECKOUT, timeout=300,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:] + result.stdout
-    rows = cells(result.stdout)
+    rows = cells(quick_bench("pipeline", timeout=300))
     assert set(rows) == {
         ("pipeline", "sql stock, sqlite record: batched comments/s"),
         ("pipeline", "redis stock, sqlite record: batched comments/s"),
