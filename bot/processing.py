@@ -6,7 +6,6 @@ rows for replies and store events commit together or not at all.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -155,10 +154,11 @@ class CommentProcessor:
         return (comment.id, result.status, items, result.reason or None), result
 
     def _lineup(self, live: Live) -> CompiledLineup:
-        digest = hashlib.sha256(live.lineup_csv.encode()).hexdigest()
+        # Kept with the text it was compiled from: comparing two equal texts is a memory
+        # compare, where hashing the lineup cost more than parsing the comment.
         cached = self._lineups.get(live.id)
-        if cached is None or cached[0] != digest:
-            cached = (digest, compile_lineup(read_lineup(live.lineup_csv)))
+        if cached is None or cached[0] != live.lineup_csv:
+            cached = (live.lineup_csv, compile_lineup(read_lineup(live.lineup_csv)))
             self._lineups[live.id] = cached
         return cached[1]
 

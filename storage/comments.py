@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
 
-from sqlalchemy import Table, bindparam, tuple_, update
+from sqlalchemy import Table, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, chunked, dialect_of, insert_ignoring_duplicates, key_chunks
+from storage.db import among, dialect_of, insert_rows, key_chunks, update_rows
 from storage.models import Comment, JsonObject
 from storage.types import utcnow
 
@@ -22,11 +22,7 @@ _KEY = (Comment.platform, Comment.comment_id, Comment.verb)
 
 async def store_comments(session: AsyncSession, rows: Sequence[Mapping[str, object]]) -> None:
     """Insert the comments not stored yet; a redelivered event finds its row and adds nothing."""
-    if not rows:
-        return
-    statement = insert_ignoring_duplicates(dialect_of(session), Comment)
-    for chunk in chunked(rows, _CHUNK):
-        await session.execute(statement, list(chunk))
+    await insert_rows(session, COMMENTS, rows, skip_duplicates=True)
 
 
 class CommentView(Protocol):
@@ -112,19 +108,11 @@ async def record_readings(
     session: AsyncSession, readings: Sequence[tuple[int, str, list[JsonObject], str | None]]
 ) -> None:
     """What each comment was read as: (comment id, status, items, reason), one statement."""
-    if not readings:
-        return
-    await session.execute(
-        update(COMMENTS)
-        .where(COMMENTS.c.id == bindparam("cid"))
-        .values(
-            parse_status=bindparam("s"), parse_items=bindparam("i"), parse_reason=bindparam("r")
-        ),
-        [
-            {"cid": cid, "s": status, "i": items, "r": reason}
-            for cid, status, items, reason in readings
-        ],
-    )
+    rows = [
+        {"id": cid, "parse_status": status, "parse_items": items, "parse_reason": reason}
+        for cid, status, items, reason in readings
+    ]
+    await update_rows(session, COMMENTS, "id", rows)
 
 
 async def mark_failed(session: AsyncSession, key: CommentKey, error: str) -> None:

@@ -5,12 +5,26 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, bindparam, event, func, select, text, tuple_
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    Table,
+    Text,
+    bindparam,
+    cast,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -122,12 +136,13 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEn
     cursor.close()
 
 
-def insert_ignoring_duplicates(dialect: str, table: type[Base]) -> Insert:
+def insert_ignoring_duplicates(dialect: str, table: type[Base] | Table) -> Insert:
     """INSERT that skips rows whose unique key is already there (both dialects say it alike).
 
     A Core statement on the mapped table: the ORM's bulk layer adds a cost per row, and these
     inserts only ever take plain rows."""
-    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(table.__table__)
+    target = table if isinstance(table, Table) else table.__table__
+    statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(target)
     return statement.on_conflict_do_nothing()
 
 
@@ -160,6 +175,85 @@ def among(
     ]
     unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="keys")
     return tuple_(*columns).in_(select(*(unnested.c[name] for name in names)))
+
+
+Row = Mapping[str, object]
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[Row],
+    *,
+    shared: Row | None = None,
+    skip_duplicates: bool = False,
+) -> None:
+    """Insert `rows` (dicts with the same keys), each with the values of `shared` too; with
+    `skip_duplicates`, a row whose unique key is already there is left out.
+
+    PostgreSQL runs an executemany as one execution per row (20 us of server CPU for an
+    outbox row); there the rows go in as one array per column, unnested (12 us a row), one
+    prepared statement for every number of rows, and `shared` values go in once."""
+    if not rows:
+        return
+    shared = shared or {}
+    dialect = dialect_of(session)
+    if dialect != "postgresql":
+        many = insert_ignoring_duplicates(dialect, table) if skip_duplicates else insert(table)
+        await session.execute(many, [{**row, **shared} for row in rows])
+        return
+    names = list(rows[0])
+    values = list(_unnested(table, names, rows).values())
+    values += [bindparam(None, value, type_=table.c[name].type) for name, value in shared.items()]
+    statement = postgresql_insert(table).from_select([*names, *shared], select(*values))
+    await session.execute(statement.on_conflict_do_nothing() if skip_duplicates else statement)
+
+
+async def update_rows(session: AsyncSession, table: Table, key: str, rows: Sequence[Row]) -> None:
+    """Set each row's other columns on the row of `table` whose `key` column equals its `key`
+    (dicts with the same keys): one execution on PostgreSQL, as `insert_rows`."""
+    if not rows:
+        return
+    names = list(rows[0])
+    changed = [name for name in names if name != key]
+    if dialect_of(session) != "postgresql":
+        # Bound names must differ from column names in an UPDATE's SET.
+        statement = (
+            update(table)
+            .where(table.c[key] == bindparam(f"_{key}"))
+            .values({name: bindparam(f"_{name}") for name in changed})
+        )
+        await session.execute(statement, [{f"_{k}": v for k, v in row.items()} for row in rows])
+        return
+    values = _unnested(table, names, rows)
+    statement = (
+        update(table)
+        .where(table.c[key] == values[key])
+        .values({name: values[name] for name in changed})
+    )
+    await session.execute(statement)
+
+
+def _unnested(
+    table: Table, names: Sequence[str], rows: Sequence[Row]
+) -> dict[str, ColumnElement[Any]]:
+    """`rows` as one array per column, unnested: each column's values by name. A JSON value
+    goes in as text, cast back: an array would take a list value for a dimension of its own."""
+    arrays = []
+    for name in names:
+        column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(column_type, JSON):
+            values = [None if value is None else _json_text(value) for value in values]
+            column_type = Text()
+        arrays.append(bindparam(None, values, type_=ARRAY(column_type)))
+    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="rows")
+    return {
+        name: cast(unnested.c[name], table.c[name].type)
+        if isinstance(table.c[name].type, JSON)
+        else unnested.c[name]
+        for name in names
+    }
 
 
 def key_chunks(dialect: str, keys: Iterable[T], size: int) -> Iterator[list[T]]:

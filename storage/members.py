@@ -12,7 +12,7 @@ from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import among, dialect_of, insert_ignoring_duplicates, key_chunks
+from storage.db import among, dialect_of, insert_rows, key_chunks
 from storage.models import Identity, Member, Order, OrderLine, WaitlistEntry
 from storage.orders import recompute_totals
 from storage.types import utcnow
@@ -20,6 +20,7 @@ from storage.types import utcnow
 IdentityKey = tuple[str, str, str]  # platform, page id, scoped id
 # Core table: new members skip the ORM's per-row bulk layer.
 MEMBERS = cast(Table, Member.__table__)
+IDENTITIES = cast(Table, Identity.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,7 @@ async def ensure_buyers(
             for key in missing
         ]
         # A concurrent worker may have created the same identity: theirs wins, ours is unused.
-        await session.execute(insert_ignoring_duplicates(dialect_of(session), Identity), rows)
+        await insert_rows(session, IDENTITIES, rows, skip_duplicates=True)
         found.update(await _find_buyers(session, missing))
     return found
 

@@ -12,7 +12,7 @@ from typing import cast
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, chunked, dialect_of, key_chunks
+from storage.db import among, chunked, dialect_of, insert_rows, key_chunks
 from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
 from storage.types import utcnow
 
@@ -20,6 +20,7 @@ BuyerKey = tuple[int, int]  # live id, member id
 # Core tables, for executemany UPDATEs keyed by columns other than the primary key.
 LINES = cast(Table, OrderLine.__table__)
 ORDERS = cast(Table, Order.__table__)
+WAITLIST = cast(Table, WaitlistEntry.__table__)
 
 
 @dataclass(slots=True)
@@ -147,8 +148,9 @@ async def add_lines(
     """`new`: (order, sku, quantity, unit price, comment) rows; `grow`: (order, sku, more)."""
     now = utcnow()
     if new:
-        await session.execute(
-            insert(LINES),
+        await insert_rows(
+            session,
+            LINES,
             [
                 {
                     "order_id": order,
@@ -156,11 +158,10 @@ async def add_lines(
                     "quantity": quantity,
                     "unit_price": price,
                     "comment_id": comment,
-                    "created_at": now,
-                    "updated_at": now,
                 }
                 for order, sku, quantity, price, comment in new
             ],
+            shared={"created_at": now, "updated_at": now},
         )
     if grow:
         await _change_lines(session, grow, now)
@@ -199,15 +200,17 @@ async def recompute_totals(session: AsyncSession, order_ids: Iterable[int]) -> N
         .where(LINES.c.order_id == ORDERS.c.id)
         .scalar_subquery()
     )
-    for chunk in chunked(sorted(set(order_ids)), 500):
+    dialect = dialect_of(session)
+    for chunk in key_chunks(dialect, sorted(set(order_ids)), 500):
         await session.execute(
-            update(ORDERS).where(ORDERS.c.id.in_(chunk)).values(total=amount, updated_at=utcnow())
+            update(ORDERS)
+            .where(among(dialect, [ORDERS.c.id], [(order,) for order in chunk]))
+            .values(total=amount, updated_at=utcnow())
         )
 
 
 async def add_waiting(session: AsyncSession, rows: Sequence[dict[str, object]]) -> None:
-    if rows:
-        await session.execute(insert(WaitlistEntry), list(rows))
+    await insert_rows(session, WAITLIST, rows)
 
 
 async def waiting_entries(

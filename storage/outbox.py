@@ -19,7 +19,7 @@ from sqlalchemy import Table, Text, bindparam, case, exists, func, select, updat
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import chunked, dialect_of, insert_ignoring_duplicates
+from storage.db import chunked, dialect_of, insert_ignoring_duplicates, insert_rows
 from storage.models import Comment, JsonObject, OutboxMessage, Page
 from storage.types import utcnow
 
@@ -265,24 +265,21 @@ class Outgoing:
 
 async def add_outbox(session: AsyncSession, messages: Sequence[Outgoing]) -> None:
     """A message whose key is already in the outbox is not written again."""
-    if not messages:
-        return
     now = utcnow()
-    await session.execute(
-        insert_ignoring_duplicates(dialect_of(session), OutboxMessage),
+    await insert_rows(
+        session,
+        _TABLE,
         [
             {
                 "kind": m.kind,
                 "key": m.key,
                 "partition": m.partition,
                 "payload": m.payload,
-                "status": "pending",
-                "attempts": 0,
-                "available_at": now,
-                "created_at": now,
             }
             for m in messages
         ],
+        shared={"status": PENDING, "attempts": 0, "available_at": now, "created_at": now},
+        skip_duplicates=True,
     )
 
 

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import chunked
+from storage.db import insert_rows
 from storage.models import Sku, StockMove
 from storage.types import utcnow
 
@@ -174,7 +174,6 @@ async def record(
     note: str | None = None,
 ) -> None:
     """Ledger rows: (sku, reason, reference, on_hand delta, reserved delta, sold delta)."""
-    now = utcnow()
     rows = [
         {
             "sku": sku,
@@ -183,13 +182,10 @@ async def record(
             "on_hand_delta": on_hand,
             "reserved_delta": reserved,
             "sold_delta": sold,
-            "note": note,
-            "created_at": now,
         }
         for sku, reason, reference, on_hand, reserved, sold in moves
     ]
-    for chunk in chunked(rows, 1000):
-        await session.execute(insert(MOVES), chunk)
+    await insert_rows(session, MOVES, rows, shared={"note": note, "created_at": utcnow()})
 
 
 async def levels(session: AsyncSession, skus: Iterable[str] | None = None) -> list[StockLevel]:

@@ -1,14 +1,24 @@
-"""Batch inserts that hand back new ids: each id lands on the row it was made for."""
+"""Batch writes: new ids land on the rows they were made for, and many rows go in (or change)
+in one statement on both databases with every value as given."""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
-from storage.db import SessionFactory, among, create_engine, dialect_of, session_factory
+from storage.db import (
+    SessionFactory,
+    among,
+    create_engine,
+    dialect_of,
+    insert_rows,
+    session_factory,
+    update_rows,
+)
 from storage.members import IdentityKey, ensure_buyers
-from storage.models import Identity, Live, Member, Order
+from storage.models import Comment, Identity, Live, Member, Order, OutboxMessage
 from storage.orders import open_orders
 from storage.types import utcnow
 
@@ -93,3 +103,79 @@ async def test_rows_are_found_by_their_composite_keys_on_both_databases(
         for keys, expected in ((wanted, {PEOPLE[1][0], PEOPLE[3][0]}), ([], set())):
             rows = await session.execute(select(*key).where(among(dialect_of(session), key, keys)))
             assert set(rows.all()) == expected
+
+
+OUTBOX = cast(Table, OutboxMessage.__table__)
+COMMENTS = cast(Table, Comment.__table__)
+
+
+async def test_many_rows_go_in_as_given_and_a_known_key_is_skipped(
+    sessions: SessionFactory,
+) -> None:
+    now = utcnow()
+    payloads: list[dict[str, object]] = [
+        {"text": "已為你保留 A1 ×2 🎉", "items": [{"sku": "A1", "quantity": 2}], "n": None},
+        {},
+        {"list": [[1, 2], []], "nested": {"deep": True}},
+    ]
+    rows = [
+        {"kind": "reply", "key": f"key-{n}", "partition": f"page:{n % 2}", "payload": payload}
+        for n, payload in enumerate(payloads)
+    ]
+    shared = {"status": "pending", "attempts": 0, "available_at": now, "created_at": now}
+    async with sessions.begin() as session:
+        await insert_rows(session, OUTBOX, rows[:1], shared=shared, skip_duplicates=True)
+        changed_first = [{**rows[0], "payload": {"changed": True}}]
+        await insert_rows(
+            session, OUTBOX, changed_first + rows[1:], shared=shared, skip_duplicates=True
+        )
+    async with sessions() as session:
+        stored = (
+            await session.execute(
+                select(
+                    OutboxMessage.key,
+                    OutboxMessage.partition,
+                    OutboxMessage.payload,
+                    OutboxMessage.status,
+                    OutboxMessage.attempts,
+                    OutboxMessage.created_at,
+                ).order_by(OutboxMessage.key)
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [
+        (row["key"], row["partition"], row["payload"], "pending", 0, now) for row in rows
+    ]
+
+
+async def test_many_rows_change_by_key_in_one_statement(sessions: SessionFactory) -> None:
+    base = {"platform": "facebook", "verb": "add", "field": "feed", "page_id": "p1"}
+    async with sessions.begin() as session:
+        await insert_rows(
+            session, COMMENTS, [{**base, "comment_id": f"c{n}", "text": "+1"} for n in range(4)]
+        )
+    async with sessions() as session:
+        ids = list((await session.scalars(select(Comment.id).order_by(Comment.comment_id))).all())
+    readings = [
+        ("order", [{"action": "add", "sku": "A1", "quantity": 1}], None),
+        ("review", [], "A1 需要顏色"),
+        ("none", [], None),
+    ]
+    async with sessions.begin() as session:
+        await update_rows(
+            session,
+            COMMENTS,
+            "id",
+            [
+                {"id": cid, "parse_status": status, "parse_items": items, "parse_reason": reason}
+                for cid, (status, items, reason) in zip(ids, readings, strict=False)
+            ],
+        )
+    async with sessions() as session:
+        stored = (
+            await session.execute(
+                select(Comment.parse_status, Comment.parse_items, Comment.parse_reason).order_by(
+                    Comment.comment_id
+                )
+            )
+        ).all()
+    assert [tuple(row) for row in stored] == [*readings, (None, None, None)]
