@@ -7,6 +7,7 @@ import sys
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import cache
 from typing import Any, TypeVar
 
 import orjson
@@ -33,6 +34,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -40,6 +42,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql.dml import Update
 
 from storage.models import Base
 
@@ -178,10 +181,12 @@ def among(
 
 
 Row = Mapping[str, object]
+# Where rows are written: a session's transaction, or a connection of its own (the inbox).
+Executor = AsyncSession | AsyncConnection
 
 
 async def insert_rows(
-    session: AsyncSession,
+    executor: Executor,
     table: Table,
     rows: Sequence[Row],
     *,
@@ -197,63 +202,86 @@ async def insert_rows(
     if not rows:
         return
     shared = shared or {}
-    dialect = dialect_of(session)
+    dialect = dialect_of(executor)
     if dialect != "postgresql":
         many = insert_ignoring_duplicates(dialect, table) if skip_duplicates else insert(table)
-        await session.execute(many, [{**row, **shared} for row in rows])
+        await executor.execute(many, [{**row, **shared} for row in rows])
         return
-    names = list(rows[0])
-    values = list(_unnested(table, names, rows).values())
-    values += [bindparam(None, value, type_=table.c[name].type) for name, value in shared.items()]
-    statement = postgresql_insert(table).from_select([*names, *shared], select(*values))
-    await session.execute(statement.on_conflict_do_nothing() if skip_duplicates else statement)
+    names = tuple(rows[0])
+    statement = _array_insert(table, names, tuple(shared), skip_duplicates)
+    params = _column_arrays(table, names, rows)
+    params.update({f"_{name}": value for name, value in shared.items()})
+    await executor.execute(statement, params)
 
 
-async def update_rows(session: AsyncSession, table: Table, key: str, rows: Sequence[Row]) -> None:
+async def update_rows(executor: Executor, table: Table, key: str, rows: Sequence[Row]) -> None:
     """Set each row's other columns on the row of `table` whose `key` column equals its `key`
     (dicts with the same keys): one execution on PostgreSQL, as `insert_rows`."""
     if not rows:
         return
-    names = list(rows[0])
-    changed = [name for name in names if name != key]
-    if dialect_of(session) != "postgresql":
-        # Bound names must differ from column names in an UPDATE's SET.
-        statement = (
-            update(table)
-            .where(table.c[key] == bindparam(f"_{key}"))
-            .values({name: bindparam(f"_{name}") for name in changed})
-        )
-        await session.execute(statement, [{f"_{k}": v for k, v in row.items()} for row in rows])
+    names = tuple(rows[0])
+    if dialect_of(executor) != "postgresql":
+        statement = _update_by_key(table, key, names)
+        await executor.execute(statement, [{f"_{k}": v for k, v in row.items()} for row in rows])
         return
-    values = _unnested(table, names, rows)
-    statement = (
-        update(table)
-        .where(table.c[key] == values[key])
-        .values({name: values[name] for name in changed})
-    )
-    await session.execute(statement)
+    await executor.execute(_array_update(table, key, names), _column_arrays(table, names, rows))
 
 
-def _unnested(
-    table: Table, names: Sequence[str], rows: Sequence[Row]
-) -> dict[str, ColumnElement[Any]]:
-    """`rows` as one array per column, unnested: each column's values by name. A JSON value
-    goes in as text, cast back: an array would take a list value for a dimension of its own."""
-    arrays = []
-    for name in names:
-        column_type = table.c[name].type
-        values = [row[name] for row in rows]
-        if isinstance(column_type, JSON):
-            values = [None if value is None else _json_text(value) for value in values]
-            column_type = Text()
-        arrays.append(bindparam(None, values, type_=ARRAY(column_type)))
+# Statements are built once per table and set of columns; every call binds new values.
+@cache
+def _array_insert(
+    table: Table, names: tuple[str, ...], shared: tuple[str, ...], skip_duplicates: bool
+) -> PostgresqlInsert:
+    columns = _unnested(table, names)
+    values = [
+        *columns.values(),
+        *(bindparam(f"_{name}", type_=table.c[name].type) for name in shared),
+    ]
+    statement = postgresql_insert(table).from_select([*names, *shared], select(*values))
+    return statement.on_conflict_do_nothing() if skip_duplicates else statement
+
+
+@cache
+def _array_update(table: Table, key: str, names: tuple[str, ...]) -> Update:
+    columns = _unnested(table, names)
+    changed = {name: columns[name] for name in names if name != key}
+    return update(table).where(table.c[key] == columns[key]).values(changed)
+
+
+@cache
+def _update_by_key(table: Table, key: str, names: tuple[str, ...]) -> Update:
+    # Bound names must differ from column names in an UPDATE's SET.
+    changed = {name: bindparam(f"_{name}") for name in names if name != key}
+    return update(table).where(table.c[key] == bindparam(f"_{key}")).values(changed)
+
+
+def _unnested(table: Table, names: Sequence[str]) -> dict[str, ColumnElement[Any]]:
+    """One array parameter per column (`_name`), unnested: each column's values by name. A
+    JSON value goes in as text and is cast back: an array would take a list value for a
+    dimension of its own."""
+    arrays = [
+        bindparam(f"_{name}", type_=ARRAY(Text() if _is_json(table, name) else table.c[name].type))
+        for name in names
+    ]
     unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="rows")
     return {
-        name: cast(unnested.c[name], table.c[name].type)
-        if isinstance(table.c[name].type, JSON)
-        else unnested.c[name]
+        name: cast(unnested.c[name], JSON) if _is_json(table, name) else unnested.c[name]
         for name in names
     }
+
+
+def _column_arrays(table: Table, names: Sequence[str], rows: Sequence[Row]) -> dict[str, object]:
+    arrays: dict[str, object] = {}
+    for name in names:
+        values = [row[name] for row in rows]
+        if _is_json(table, name):
+            values = [None if value is None else _json_text(value) for value in values]
+        arrays[f"_{name}"] = values
+    return arrays
+
+
+def _is_json(table: Table, name: str) -> bool:
+    return isinstance(table.c[name].type, JSON)
 
 
 def key_chunks(dialect: str, keys: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -275,5 +303,6 @@ def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
-def dialect_of(session: AsyncSession) -> str:
-    return session.get_bind().dialect.name
+def dialect_of(executor: Executor) -> str:
+    bind = executor.get_bind() if isinstance(executor, AsyncSession) else executor
+    return bind.dialect.name

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import WriterTurns, session_factory
+from storage.db import WriterTurns, insert_rows, session_factory
 from storage.group_commit import GroupCommit
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
@@ -20,12 +20,6 @@ from storage.types import utcnow
 LEASE = timedelta(seconds=60)
 # Core table: a delivery is a plain row, written without the ORM's per-row bulk layer.
 INBOX = cast(Table, InboxDelivery.__table__)
-# PostgreSQL: a group of any size is one array parameter, so one prepared statement serves
-# every group (a multi-row VALUES of N rows is a new statement to prepare for each N).
-_INSERT_ARRAY = text(
-    "INSERT INTO inbox (body, received_at, attempts) "
-    "SELECT body, :now, 0 FROM unnest(CAST(:bodies AS bytea[])) AS body"
-)
 
 
 class SqlInbox:
@@ -39,8 +33,8 @@ class SqlInbox:
         self._engine = engine
         self._writers = writers or WriterTurns(engine)
         self._sessions = session_factory(engine)
-        # PostgreSQL: consumers skip each other's rows, and deliveries go in as one array;
-        # SQLite has one writer.
+        # PostgreSQL: consumers skip each other's rows, and a group commits without a
+        # transaction; SQLite has one writer.
         self._postgresql = engine.dialect.name == "postgresql"
         self._lease = lease
         self._arrived = asyncio.Event()
@@ -50,17 +44,17 @@ class SqlInbox:
         await self._writes.submit(body)
 
     async def _insert(self, bodies: Sequence[bytes]) -> None:
-        now = utcnow()
+        rows = [{"body": body} for body in bodies]
+        shared = {"received_at": utcnow(), "attempts": 0}
         if self._postgresql:
             # One INSERT is atomic by itself: without BEGIN and COMMIT a group costs one round
             # trip to PostgreSQL instead of three.
             async with self._engine.connect() as connection:
                 await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await connection.execute(_INSERT_ARRAY, {"bodies": list(bodies), "now": now})
+                await insert_rows(connection, INBOX, rows, shared=shared)
         else:
-            rows = [{"body": body, "received_at": now} for body in bodies]
             async with self._writers.turn(urgent=True), self._engine.begin() as connection:
-                await connection.execute(insert(INBOX), rows)
+                await insert_rows(connection, INBOX, rows, shared=shared)
         self._arrived.set()
 
     async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
