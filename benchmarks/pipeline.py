@@ -1,9 +1,9 @@
 """Pipeline benchmark: comments per second from the queue to committed orders.
 
   naive    one comment at a time, one commit each (how a simple bot would do it)
-  batched  livecart's way: its workers (as many as `livecart serve` runs on the embedded
-           default, as `livecart worker` runs on Redis), each taking batches of deliveries:
-           two transactions a batch, pipelined stock calls
+  batched  livecart's way: its workers (as many, taking as many deliveries at a time, as
+           `livecart serve` runs on the embedded default and `livecart worker` on Redis), each
+           batch in two transactions, with pipelined stock calls
 on the SQL stock (SQLite, the embedded default) and the Redis stock (Redis Streams queue and Lua
 counters, with SQLite or PostgreSQL as the record).
 
@@ -32,7 +32,13 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from bot.workers import EMBEDDED_WORKERS, WORKER_CONCURRENCY, run_workers
+from bot.workers import (
+    BATCH,
+    EMBEDDED_BATCH,
+    EMBEDDED_WORKERS,
+    WORKER_CONCURRENCY,
+    run_workers,
+)
 from storage.models import Comment
 
 PAGE = "111"
@@ -111,11 +117,12 @@ async def _naive(runtime: Runtime) -> float:
 
 async def _batched(runtime: Runtime) -> float:
     """Seconds until every delivery is acknowledged, with livecart's workers for this queue."""
-    workers = EMBEDDED_WORKERS if runtime.redis is None else WORKER_CONCURRENCY
+    embedded = runtime.redis is None
+    workers, batch = (EMBEDDED_WORKERS, EMBEDDED_BATCH) if embedded else (WORKER_CONCURRENCY, BATCH)
     stop = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(
-        run_workers(runtime.queue, Pipeline.for_runtime(runtime), workers, stop)
+        run_workers(runtime.queue, Pipeline.for_runtime(runtime), workers, stop, batch=batch)
     )
     while await runtime.queue.depth():
         if running.done():

@@ -22,7 +22,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.staffbot import TelegramIngress, run_staff_bot
 from bot.sweeper import run_sweeper
-from bot.workers import EMBEDDED_WORKERS, run_workers
+from bot.workers import EMBEDDED_BATCH, EMBEDDED_WORKERS, run_workers
 from webhooks.app import build_app
 
 log = logging.getLogger("livecart.serve")
@@ -100,7 +100,13 @@ async def _embedded_workers(runtime: Runtime, stop: asyncio.Event) -> AsyncItera
         yield
         return
     workers = asyncio.create_task(
-        run_workers(runtime.queue, Pipeline.for_runtime(runtime), EMBEDDED_WORKERS, stop)
+        run_workers(
+            runtime.queue,
+            Pipeline.for_runtime(runtime),
+            EMBEDDED_WORKERS,
+            stop,
+            batch=EMBEDDED_BATCH,
+        )
     )
     log.info("pipeline: %d in-process workers on the database inbox", EMBEDDED_WORKERS)
     try:
