@@ -32,13 +32,7 @@ from bot.loop import run_async
 from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from bot.workers import (
-    BATCH,
-    EMBEDDED_BATCH,
-    EMBEDDED_WORKERS,
-    WORKER_CONCURRENCY,
-    run_workers,
-)
+from bot.workers import WORKER_CONCURRENCY, run_embedded_workers, run_workers
 from storage.models import Comment
 
 PAGE = "111"
@@ -117,12 +111,12 @@ async def _naive(runtime: Runtime) -> float:
 
 async def _batched(runtime: Runtime) -> float:
     """Seconds until every delivery is acknowledged, with livecart's workers for this queue."""
-    embedded = runtime.redis is None
-    workers, batch = (EMBEDDED_WORKERS, EMBEDDED_BATCH) if embedded else (WORKER_CONCURRENCY, BATCH)
     stop = asyncio.Event()
     started = time.perf_counter()
     running = asyncio.create_task(
-        run_workers(runtime.queue, Pipeline.for_runtime(runtime), workers, stop, batch=batch)
+        run_embedded_workers(runtime, stop)
+        if runtime.redis is None
+        else run_workers(runtime.queue, Pipeline.for_runtime(runtime), WORKER_CONCURRENCY, stop)
     )
     while await runtime.queue.depth():
         if running.done():

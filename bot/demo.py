@@ -28,12 +28,11 @@ from bot.checkout_token import checkout_url
 from bot.dispatch.service import run_senders
 from bot.fakes.graph_api import FakeGraph
 from bot.live_sessions import LiveSpec
-from bot.pipeline import Pipeline
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.simulation import CommentMix, SendStats, WebhookSender, simulate, viewers
 from bot.sweeper import run_sweeper
-from bot.workers import EMBEDDED_BATCH, EMBEDDED_WORKERS, run_workers
+from bot.workers import run_embedded_workers
 from parsers import read_lineup
 from storage.models import Comment, Live, Order, OutboxMessage
 from storage.stock import levels
@@ -95,15 +94,7 @@ async def _serving(runtime: Runtime) -> AsyncIterator[None]:
     await web.TCPSite(runner, runtime.settings.host, runtime.settings.port).start()
     stop = asyncio.Event()
     background = [
-        asyncio.create_task(
-            run_workers(
-                runtime.queue,
-                Pipeline.for_runtime(runtime),
-                EMBEDDED_WORKERS,
-                stop,
-                batch=EMBEDDED_BATCH,
-            )
-        ),
+        asyncio.create_task(run_embedded_workers(runtime, stop)),
         asyncio.create_task(run_sweeper(runtime, stop)),
         asyncio.create_task(run_senders(runtime, stop)),
     ]

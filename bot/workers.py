@@ -9,6 +9,7 @@ import socket
 import uuid
 
 from bot.pipeline import Pipeline
+from bot.runtime import Runtime
 from storage.queue import DeliveryQueue
 
 log = logging.getLogger("livecart.workers")
@@ -73,3 +74,9 @@ async def run_workers(
     await asyncio.gather(
         *(consume(queue, pipeline, consumer_name(i), stop, batch=batch) for i in range(count))
     )
+
+
+async def run_embedded_workers(runtime: Runtime, stop: asyncio.Event) -> None:
+    """The pipeline inside the web process (`livecart serve`, the demo) on the database inbox."""
+    pipeline = Pipeline.for_runtime(runtime)
+    await run_workers(runtime.queue, pipeline, EMBEDDED_WORKERS, stop, batch=EMBEDDED_BATCH)

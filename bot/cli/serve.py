@@ -16,13 +16,12 @@ from aiohttp import web
 from bot.cli.errors import CommandError, load_settings, service_errors, until_stopped
 from bot.dispatch.service import run_senders
 from bot.loop import run_async
-from bot.pipeline import Pipeline
 from bot.polling import run_poller
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.staffbot import TelegramIngress, run_staff_bot
 from bot.sweeper import run_sweeper
-from bot.workers import EMBEDDED_BATCH, EMBEDDED_WORKERS, run_workers
+from bot.workers import EMBEDDED_WORKERS, run_embedded_workers
 from webhooks.app import build_app
 
 log = logging.getLogger("livecart.serve")
@@ -99,15 +98,7 @@ async def _embedded_workers(runtime: Runtime, stop: asyncio.Event) -> AsyncItera
         log.info("REDIS_URL is set: run `livecart worker` processes for the pipeline")
         yield
         return
-    workers = asyncio.create_task(
-        run_workers(
-            runtime.queue,
-            Pipeline.for_runtime(runtime),
-            EMBEDDED_WORKERS,
-            stop,
-            batch=EMBEDDED_BATCH,
-        )
-    )
+    workers = asyncio.create_task(run_embedded_workers(runtime, stop))
     log.info("pipeline: %d in-process workers on the database inbox", EMBEDDED_WORKERS)
     try:
         yield
