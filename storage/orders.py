@@ -17,7 +17,7 @@ from storage.models import Identity, LineupItem, Order, OrderLine, Sku, Waitlist
 from storage.types import utcnow
 
 BuyerKey = tuple[int, int]  # live id, member id
-# Core tables, for executemany UPDATEs keyed by columns other than the primary key.
+# Core tables: plain rows, written and updated in bulk without the ORM's per-row layer.
 LINES = cast(Table, OrderLine.__table__)
 ORDERS = cast(Table, Order.__table__)
 WAITLIST = cast(Table, WaitlistEntry.__table__)
