@@ -20,8 +20,8 @@ WORKER_CONCURRENCY = 4
 EMBEDDED_WORKERS = 2
 # Deliveries per take for those in-process workers. They share the event loop with the webhook
 # route (and on SQLite its one writer): an ack can wait behind a batch. In the "+1 now" burst,
-# 200 put ack p99 at 270-420 ms on both databases; 100 at 80-95 ms on PostgreSQL and 190-230 ms
-# on SQLite; 40 lowered it further but decided a third fewer comments a second.
+# 200 put ack p99 at 267-416 ms on SQLite and 359 ms on PostgreSQL; 100 at 187-239 ms and
+# 83-244 ms; 40 lowered it further but decided a third fewer comments a second.
 EMBEDDED_BATCH = 100
 RETRY_PAUSE = 1.0
 

@@ -232,18 +232,20 @@ async def update_rows(executor: Executor, table: Table, key: str, rows: Sequence
 def _array_insert(
     table: Table, names: tuple[str, ...], shared: tuple[str, ...], skip_duplicates: bool
 ) -> PostgresqlInsert:
-    columns = _unnested(table, names)
+    columns, position = _unnested(table, names)
     values = [
         *columns.values(),
         *(bindparam(f"_{name}", type_=table.c[name].type) for name in shared),
     ]
-    statement = postgresql_insert(table).from_select([*names, *shared], select(*values))
+    # In the rows' order, so new ids follow it (comments and deliveries: arrival order).
+    rows = select(*values).order_by(position)
+    statement = postgresql_insert(table).from_select([*names, *shared], rows)
     return statement.on_conflict_do_nothing() if skip_duplicates else statement
 
 
 @cache
 def _array_update(table: Table, key: str, names: tuple[str, ...]) -> Update:
-    columns = _unnested(table, names)
+    columns, _ = _unnested(table, names)
     changed = {name: columns[name] for name in names if name != key}
     return update(table).where(table.c[key] == columns[key]).values(changed)
 
@@ -255,19 +257,26 @@ def _update_by_key(table: Table, key: str, names: tuple[str, ...]) -> Update:
     return update(table).where(table.c[key] == bindparam(f"_{key}")).values(changed)
 
 
-def _unnested(table: Table, names: Sequence[str]) -> dict[str, ColumnElement[Any]]:
-    """One array parameter per column (`_name`), unnested: each column's values by name. A
-    JSON value goes in as text and is cast back: an array would take a list value for a
-    dimension of its own."""
+def _unnested(
+    table: Table, names: Sequence[str]
+) -> tuple[dict[str, ColumnElement[Any]], ColumnElement[int]]:
+    """One array parameter per column (`_name`), unnested: each column's values by name, and
+    each row's position. A JSON value goes in as text and is cast back: an array would take a
+    list value for a dimension of its own."""
     arrays = [
         bindparam(f"_{name}", type_=ARRAY(Text() if _is_json(table, name) else table.c[name].type))
         for name in names
     ]
-    unnested = func.unnest(*arrays).table_valued(*names).render_derived(name="rows")
-    return {
+    unnested = (
+        func.unnest(*arrays)
+        .table_valued(*names, with_ordinality="position")
+        .render_derived(name="rows")
+    )
+    columns = {
         name: cast(unnested.c[name], JSON) if _is_json(table, name) else unnested.c[name]
         for name in names
     }
+    return columns, unnested.c.position
 
 
 def _column_arrays(table: Table, names: Sequence[str], rows: Sequence[Row]) -> dict[str, object]:

@@ -179,3 +179,14 @@ async def test_many_rows_change_by_key_in_one_statement(sessions: SessionFactory
             )
         ).all()
     assert [tuple(row) for row in stored] == [*readings, (None, None, None)]
+
+
+async def test_new_ids_follow_the_order_rows_were_given_in(sessions: SessionFactory) -> None:
+    """Comments are processed in id order: first come, first served for stock."""
+    base = {"platform": "facebook", "verb": "add", "field": "feed", "page_id": "p1"}
+    given = [f"c{(n * 37) % 200:03d}" for n in range(200)]  # every id once, out of order
+    async with sessions.begin() as session:
+        await insert_rows(session, COMMENTS, [{**base, "comment_id": cid} for cid in given])
+    async with sessions() as session:
+        stored = await session.scalars(select(Comment.comment_id).order_by(Comment.id))
+        assert list(stored) == given
