@@ -55,13 +55,15 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
         secret = settings.livecart_secret or await ensure_secret(sessions)
         keys = RedisKeys(settings.redis_prefix)
         writers = WriterTurns(engine)
-        queue: DeliveryQueue = (
-            RedisStreamQueue(
+        queue: DeliveryQueue
+        if redis is not None:
+            queue = RedisStreamQueue(
                 redis, keys, reclaim_after=settings.worker_reclaim_after.total_seconds()
             )
-            if redis is not None
-            else SqlInbox(engine, writers=writers)
-        )
+        elif settings.inbox_database_url is not None:
+            queue = await SqlInbox.beside(engine, settings.inbox_database_url)
+        else:
+            queue = SqlInbox(engine, writers=writers)
         stock: Stock = SqlStock()
         if redis is not None:
             gate = RedisStockGate(redis, keys, sessions)

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import PurePath
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,6 +76,18 @@ class Settings:
     sweep_every: timedelta = timedelta(seconds=5)
     # How often live comments are also polled from the Graph API (webhooks lose some).
     poll_every: timedelta = timedelta(seconds=5)
+
+    @property
+    def inbox_database_url(self) -> str | None:
+        """SQLite: the embedded queue's own file beside the database (`livecart.db` ->
+        `livecart.inbox.db`), so a webhook never waits for the pipeline's write lock.
+        PostgreSQL has no database-wide write lock: the inbox stays in the database."""
+        url = make_url(self.database_url)
+        if url.drivername != "sqlite+aiosqlite" or not url.database:
+            return None
+        path = PurePath(url.database)
+        inbox = path.with_name(f"{path.stem}.inbox{path.suffix}")
+        return url.set(database=str(inbox)).render_as_string(hide_password=False)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:

@@ -1,23 +1,31 @@
-"""The embedded queue: an `inbox` table, leased to consumers (SQLite or PostgreSQL)."""
+"""The embedded queue: an `inbox` table, leased to consumers (SQLite or PostgreSQL).
+
+On SQLite the inbox has a file of its own beside the database (`livecart.db` ->
+`livecart.inbox.db`, see `SqlInbox.beside`): SQLite lets one transaction write to a file at a
+time, and a webhook's 200 must not wait for a pipeline batch's transaction to commit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import WriterTurns, insert_rows, session_factory
+from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
 from storage.group_commit import GroupCommit
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
 
+log = logging.getLogger("livecart.inbox")
 LEASE = timedelta(seconds=60)
+_ADOPT_CHUNK = 500
 # Core table: a delivery is a plain row, written without the ORM's per-row bulk layer.
 INBOX = cast(Table, InboxDelivery.__table__)
 
@@ -29,8 +37,10 @@ class SqlInbox:
         *,
         lease: timedelta = LEASE,
         writers: WriterTurns | None = None,
+        owns_engine: bool = False,
     ) -> None:
         self._engine = engine
+        self._owns_engine = owns_engine
         self._writers = writers or WriterTurns(engine)
         self._sessions = session_factory(engine)
         # PostgreSQL: consumers skip each other's rows, and a group commits without a
@@ -39,6 +49,44 @@ class SqlInbox:
         self._lease = lease
         self._arrived = asyncio.Event()
         self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
+
+    @classmethod
+    async def beside(cls, database: AsyncEngine, url: str) -> SqlInbox:
+        """An inbox in a SQLite file of its own at `url`, beside the `database` engine's file.
+
+        Deliveries that an earlier version queued in the database's own inbox table (or that
+        arrived there while this file was missing) move over first, oldest first."""
+        engine = create_engine(url)
+        async with engine.begin() as connection:
+            await connection.run_sync(_create_inbox_table)
+        inbox = cls(engine, owns_engine=True)
+        await inbox._adopt(database)
+        return inbox
+
+    async def _adopt(self, database: AsyncEngine) -> None:
+        async with database.connect() as connection:
+            left = (
+                await connection.execute(
+                    select(INBOX.c.id, INBOX.c.body, INBOX.c.received_at).order_by(INBOX.c.id)
+                )
+            ).all()
+        if not left:
+            return
+        for chunk in chunked(left, _ADOPT_CHUNK):
+            # Written here before deleted there: a crash in between queues a delivery twice,
+            # and the comments' unique key makes the second one change nothing.
+            async with self._engine.begin() as connection:
+                await insert_rows(
+                    connection,
+                    INBOX,
+                    [{"body": body, "received_at": at} for _, body, at in chunk],
+                    shared={"attempts": 0},
+                )
+            async with database.begin() as connection:
+                await connection.execute(
+                    delete(INBOX).where(INBOX.c.id.in_([row_id for row_id, _, _ in chunk]))
+                )
+        log.info("moved %d queued deliveries into the inbox's own file", len(left))
 
     async def put(self, body: bytes) -> None:
         await self._writes.submit(body)
@@ -105,3 +153,11 @@ class SqlInbox:
 
     async def close(self) -> None:
         await self._writes.close()
+        if self._owns_engine:
+            await self._engine.dispose()
+
+
+def _create_inbox_table(connection: Connection) -> None:
+    # The inbox file holds only this one table of passing rows; the database's own schema
+    # (every other table) is Alembic's.
+    INBOX.create(connection, checkfirst=True)
