@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, cast
 
-from sqlalchemy import Table, tuple_, update
+from sqlalchemy import Executable, Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import among, dialect_of, insert_rows, key_chunks, update_rows
@@ -85,20 +85,25 @@ _CLAIMED = (
 
 
 async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> list[ClaimedComment]:
-    """Mark the still unprocessed comments among `keys` processed in this transaction and return
-    them: a concurrent or later claim of the same comments gets nothing."""
+    """The still unprocessed comments among `keys`, claimed for this transaction: a concurrent
+    or later claim of the same comments gets nothing once it commits. `record_readings` marks
+    them processed, in the same transaction."""
     claimed: list[ClaimedComment] = []
     dialect = dialect_of(session)
     for chunk in key_chunks(dialect, dict.fromkeys(keys), _CHUNK):
-        rows = await session.execute(
-            update(Comment)
-            .where(
-                among(dialect, _KEY, chunk),
-                Comment.status.in_(("received", "failed")),
+        unprocessed = (among(dialect, _KEY, chunk), Comment.status.in_(("received", "failed")))
+        claim: Executable
+        if dialect == "postgresql":
+            # A row lock, not a row version: every UPDATE writes a new version of the row and
+            # of each of its indexes, and `record_readings` writes the one that counts. A
+            # concurrent claim waits for our commit, then finds the rows processed.
+            claim = select(*_CLAIMED).where(*unprocessed).with_for_update()
+        else:
+            # SQLite has no row locks; its write lock, taken here, is the claim.
+            claim = (
+                update(Comment).where(*unprocessed).values(status="processed").returning(*_CLAIMED)
             )
-            .values(status="processed", processed_at=utcnow())
-            .returning(*_CLAIMED)
-        )
+        rows = await session.execute(claim)
         claimed.extend(ClaimedComment(*tuple(row)) for row in rows.all())
     claimed.sort(key=lambda comment: comment.id)
     return claimed
@@ -107,9 +112,18 @@ async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> l
 async def record_readings(
     session: AsyncSession, readings: Sequence[tuple[int, str, list[JsonObject], str | None]]
 ) -> None:
-    """What each comment was read as: (comment id, status, items, reason), one statement."""
+    """What each claimed comment was read as: (comment id, status, items, reason), and that it
+    is processed, in one statement."""
+    now = utcnow()
     rows = [
-        {"id": cid, "parse_status": status, "parse_items": items, "parse_reason": reason}
+        {
+            "id": cid,
+            "status": "processed",
+            "processed_at": now,
+            "parse_status": status,
+            "parse_items": items,
+            "parse_reason": reason,
+        }
         for cid, status, items, reason in readings
     ]
     await update_rows(session, COMMENTS, "id", rows)
