@@ -19,9 +19,10 @@ BATCH = 200
 WORKER_CONCURRENCY = 4
 EMBEDDED_WORKERS = 2
 # Deliveries per take for those in-process workers. They share the event loop with the webhook
-# route (and on SQLite its one writer): an ack can wait behind a batch. In the "+1 now" burst,
-# 200 put ack p99 at 267-416 ms on SQLite and 359 ms on PostgreSQL; 100 at 187-239 ms and
-# 83-244 ms; 40 lowered it further but decided a third fewer comments a second.
+# route: an ack can wait behind a batch's Python. In the "+1 now" burst (before the SQLite inbox
+# had a file of its own), 200 put ack p99 at 267-416 ms on SQLite and 359 ms on PostgreSQL; 100
+# at 187-239 ms and 83-244 ms; 40 lowered it further but decided a third fewer comments a
+# second.
 EMBEDDED_BATCH = 100
 RETRY_PAUSE = 1.0
 

@@ -72,9 +72,9 @@ def _json_text(value: object) -> str:
 class WriterTurns:
     """SQLite lets one transaction write at a time, and a writer that finds the lock taken
     sleeps in SQLite's busy handler (up to 100 ms a try): under a burst, webhook acks waited
-    behind those sleeps. This process's hot writers (inbox, pipeline) take turns here instead,
-    each woken the moment the one before it commits; an urgent writer (a webhook waiting for
-    its 200) goes before the pipeline's batches. PostgreSQL has no such lock: every turn is
+    behind those sleeps. This process's writers to one file take turns here instead, each woken
+    the moment the one before it commits; an urgent writer (on the inbox's own file, a webhook
+    waiting for its 200) goes before the others. PostgreSQL has no such lock: every turn is
     free there."""
 
     def __init__(self, engine: AsyncEngine) -> None:

@@ -36,12 +36,12 @@ class SqlInbox:
         engine: AsyncEngine,
         *,
         lease: timedelta = LEASE,
-        writers: WriterTurns | None = None,
         owns_engine: bool = False,
     ) -> None:
         self._engine = engine
         self._owns_engine = owns_engine
-        self._writers = writers or WriterTurns(engine)
+        # SQLite: the inbox file's own writers (webhook inserts first, then claims and acks).
+        self._writers = WriterTurns(engine)
         self._sessions = session_factory(engine)
         # PostgreSQL: consumers skip each other's rows, and a group commits without a
         # transaction; SQLite has one writer.
