@@ -5,7 +5,10 @@ what a delivery's 200 waits for:
   ceiling  verify and check, then answer without storing anything (the upper bound)
   naive    one durable write per request (one transaction / one XADD each)
   livecart the group commit livecart runs (many deliveries share one write)
-on the embedded default (SQLite inbox) and with Redis (Streams).
+on the embedded default (SQLite inbox), with Redis (Streams), and with --postgres on PostgreSQL.
+The load comes from `benchmarks.http_load` (prepared requests over keep-alive connections), light
+enough that the servers, not the load generator, set the pace. Each server says at the end how
+many deliveries its queue gained; a 200 that was not queued is counted as lost.
 
     python -m benchmarks.ingest [--requests 20000] [--connections 64] [--postgres URL]
 """
@@ -19,16 +22,15 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import aiohttp
 from redis.asyncio import Redis
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from benchmarks.figures import Figure, Options, Target
+from benchmarks.http_load import post_request, send_all
 from bot.fakes.meta_webhooks import envelope, facebook_comment, signed_body
 from bot.loop import run_async
 from bot.runtime import Runtime, open_runtime
@@ -43,6 +45,7 @@ SECRET = "bench-secret"
 MODES = ("ceiling", "naive", "livecart")
 ROOT = Path(__file__).resolve().parents[1]
 CONNECTIONS = 64
+HOST = "127.0.0.1"
 
 
 class NullQueue:
@@ -72,6 +75,10 @@ class NaiveSqlQueue(NullQueue):
         async with self._sessions.begin() as session:
             await session.execute(insert(InboxDelivery).values(body=body))
 
+    async def depth(self) -> int:
+        async with self._sessions() as session:
+            return int(await session.scalar(select(func.count()).select_from(InboxDelivery)) or 0)
+
 
 class NaiveRedisQueue(NullQueue):
     def __init__(self, redis: Redis, keys: RedisKeys) -> None:
@@ -80,6 +87,9 @@ class NaiveRedisQueue(NullQueue):
 
     async def put(self, body: bytes) -> None:
         await self._redis.xadd(self._keys.inbox, {b"body": body})
+
+    async def depth(self) -> int:
+        return int(await self._redis.xlen(self._keys.inbox))
 
 
 def _with_queue(runtime: Runtime, mode: str) -> Runtime:
@@ -96,17 +106,22 @@ def _with_queue(runtime: Runtime, mode: str) -> Runtime:
 
 
 async def _serve(mode: str, settings: Settings, port: int) -> None:
+    """Serves until SIGTERM; prints `ready` once listening, and at the end how many deliveries
+    its queue gained, so the measuring side can check that every 200 was kept."""
     from aiohttp import web
 
     async with open_runtime(settings, migrate=True) as runtime:
-        runner = web.AppRunner(build_app(_with_queue(runtime, mode)), access_log=None)
+        serving = _with_queue(runtime, mode)
+        before = await serving.queue.depth()
+        runner = web.AppRunner(build_app(serving), access_log=None)
         await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await web.TCPSite(runner, HOST, port).start()
         print("ready", flush=True)
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
         await stop.wait()
         await runner.cleanup()
+        print(await serving.queue.depth() - before, flush=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +132,12 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    lost: int  # answered 200 but not in the queue (a durable mode must keep every one)
 
 
-def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
-    """Realistic deliveries: one to five comments each, as Meta batches them."""
+def _requests(port: int, count: int) -> list[bytes]:
+    """Realistic signed deliveries, one to five comments each as Meta batches them, as the bytes
+    of their POSTs."""
     out = []
     for n in range(count):
         changes = [
@@ -134,36 +151,9 @@ def _deliveries(count: int) -> list[tuple[bytes, dict[str, str]]]:
             )
             for k in range(1 + n % 5)
         ]
-        out.append(signed_body(envelope("page", [("111", changes)]), SECRET))
+        body, headers = signed_body(envelope("page", [("111", changes)]), SECRET)
+        out.append(post_request(HOST, port, "/webhooks/meta", body, headers))
     return out
-
-
-async def _load(
-    url: str, bodies: list[tuple[bytes, dict[str, str]]], connections: int
-) -> tuple[float, list[float], int]:
-    latencies: list[float] = []
-    errors = 0
-    queue: asyncio.Queue[tuple[bytes, dict[str, str]]] = asyncio.Queue()
-    for item in bodies:
-        queue.put_nowait(item)
-
-    async def client(http: aiohttp.ClientSession) -> None:
-        nonlocal errors
-        while not queue.empty():
-            body, headers = queue.get_nowait()
-            started = time.perf_counter()
-            async with http.post(url, data=body, headers=headers) as response:
-                await response.read()
-                if response.status != 200:
-                    errors += 1
-            latencies.append(time.perf_counter() - started)
-
-    connector = aiohttp.TCPConnector(limit=connections)
-    async with aiohttp.ClientSession(connector=connector) as http:
-        started = time.perf_counter()
-        await asyncio.gather(*(client(http) for _ in range(connections)))
-        elapsed = time.perf_counter() - started
-    return len(bodies) / elapsed, latencies, errors
 
 
 def _start_server(mode: str, env: dict[str, str], port: int) -> subprocess.Popen[str]:
@@ -186,21 +176,22 @@ async def _measure(
     port = _free_port()
     process = _start_server(mode, env, port)
     try:
-        url = f"http://127.0.0.1:{port}/webhooks/meta"
-        await _load(url, _deliveries(min(500, requests)), connections)  # warm up
-        per_second, latencies, errors = await _load(url, _deliveries(requests), connections)
+        warm_up = await send_all(HOST, port, _requests(port, min(500, requests)), connections)
+        load = await send_all(HOST, port, _requests(port, requests), connections)
     finally:
         process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
-    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-    return Result(backend, mode, per_second, p50 * 1000, p99 * 1000, errors)
+        stored, _ = process.communicate(timeout=30)
+    answered = warm_up.answered_200 + load.answered_200 if mode != "ceiling" else 0
+    lost = answered - int(stored)
+    p50, p99 = percentile(load.latencies, 0.5), percentile(load.latencies, 0.99)
+    return Result(backend, mode, load.per_second, p50 * 1000, p99 * 1000, load.errors, lost)
 
 
 def _free_port() -> int:
     import socket
 
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
         return port
 
@@ -244,9 +235,9 @@ async def _clean_redis(url: str) -> None:
 def _table(results: list[Result], connections: int) -> str:
     lines = [
         f"Ingest: signed deliveries/s at {connections} connections (1-5 comments each)",
-        "| backend | mode | deliveries/s | ack p50 ms | ack p99 ms | errors "
+        "| backend | mode | deliveries/s | ack p50 ms | ack p99 ms | errors | lost "
         "| vs ceiling | vs naive |",
-        "|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     by = {(r.backend, r.mode): r for r in results}
     for r in results:
@@ -254,7 +245,8 @@ def _table(results: list[Result], connections: int) -> str:
         naive = by[(r.backend, "naive")].per_second
         lines.append(
             f"| {r.backend} | {r.mode} | {r.per_second:,.0f} | {r.p50_ms:.1f} | {r.p99_ms:.1f} "
-            f"| {r.errors} | {r.per_second / ceiling:.2f} | {r.per_second / naive:.2f}x |"
+            f"| {r.errors} | {r.lost} | {r.per_second / ceiling:.2f} "
+            f"| {r.per_second / naive:.2f}x |"
         )
     return "\n".join(lines)
 
@@ -286,6 +278,8 @@ def figures(results: list[Result]) -> list[Figure]:
             Figure("ingest", f"{r.backend} ack p99", r.p99_ms, "ms", ceiling.p99_ms, "ceiling",
                    Target("<=", 25)),
             Figure("ingest", f"{r.backend} errors", r.errors, target=Target("<=", 0)),
+            Figure("ingest", f"{r.backend} answered 200, not queued", r.lost,
+                   target=Target("<=", 0)),
         ]  # fmt: skip
     return out
 

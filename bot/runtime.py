@@ -63,7 +63,7 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
         elif settings.inbox_database_url is not None:
             queue = await SqlInbox.beside(engine, settings.inbox_database_url)
         else:
-            queue = SqlInbox(engine)
+            queue = SqlInbox.in_database(settings.database_url)
         stock: Stock = SqlStock()
         if redis is not None:
             gate = RedisStockGate(redis, keys, sessions)

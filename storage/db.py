@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import sys
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -51,7 +52,9 @@ SessionFactory = async_sessionmaker[AsyncSession]
 Insert = PostgresqlInsert | SqliteInsert
 
 
-def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
+def create_engine(database_url: str, *, pool_size: int = 10, pre_ping: bool = True) -> AsyncEngine:
+    """`pre_ping`: PostgreSQL checks a pooled connection before lending it (on asyncpg, three
+    round trips: BEGIN, `;`, ROLLBACK), so a restarted server costs no failed statement."""
     # JSON columns (outbox payloads, readings, review candidates) are written a row per
     # comment: orjson, not the standard library's encoder.
     json_codec = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
@@ -60,7 +63,11 @@ def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
-        database_url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, **json_codec
+        database_url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=pre_ping,
+        **json_codec,
     )
 
 
@@ -127,6 +134,10 @@ async def ping(engine: AsyncEngine) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    apply_sqlite_pragmas(dbapi_connection)
+
+
+def apply_sqlite_pragmas(dbapi_connection: DBAPIConnection | sqlite3.Connection) -> None:
     # WAL lets readers run beside the one writer; NORMAL is durable across process crashes.
     cursor = dbapi_connection.cursor()
     for pragma in (

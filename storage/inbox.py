@@ -2,7 +2,8 @@
 
 On SQLite the inbox has a file of its own beside the database (`livecart.db` ->
 `livecart.inbox.db`, see `SqlInbox.beside`): SQLite lets one transaction write to a file at a
-time, and a webhook's 200 must not wait for a pipeline batch's transaction to commit.
+time, and a webhook's 200 must not wait for a pipeline batch's transaction to commit. A group of
+deliveries goes into that file in one trip to a thread of its own (`SqliteAppends`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from datetime import timedelta
 from typing import cast
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
+from storage.db import Row, WriterTurns, chunked, create_engine, insert_rows, session_factory
 from storage.group_commit import GroupCommit
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
+from storage.sqlite_appends import SqliteAppends
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.inbox")
@@ -44,11 +47,16 @@ class SqlInbox:
         self._writers = WriterTurns(engine)
         self._sessions = session_factory(engine)
         # PostgreSQL: consumers skip each other's rows, and a group commits without a
-        # transaction; SQLite has one writer.
+        # transaction; SQLite has one writer, and a group goes in on a connection of its own.
         self._postgresql = engine.dialect.name == "postgresql"
         self._lease = lease
         self._arrived = asyncio.Event()
         self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
+        self._appends = (
+            None
+            if self._postgresql
+            else SqliteAppends(str(engine.url.database), INBOX, engine.dialect)
+        )
 
     @classmethod
     async def beside(cls, database: AsyncEngine, url: str) -> SqlInbox:
@@ -62,6 +70,15 @@ class SqlInbox:
         inbox = cls(engine, owns_engine=True)
         await inbox._adopt(database)
         return inbox
+
+    @classmethod
+    def in_database(cls, url: str) -> SqlInbox:
+        """PostgreSQL: the inbox in the database itself, on an engine of its own that lends
+        connections without pinging them first. The ping is three round trips (BEGIN, `;`,
+        ROLLBACK) and a group's insert one; an insert whose connection was dropped is tried
+        once more instead (a worker's claim or ack fails, and the worker tries its batch
+        again)."""
+        return cls(create_engine(url, pool_size=4, pre_ping=False), owns_engine=True)
 
     async def _adopt(self, database: AsyncEngine) -> None:
         async with database.connect() as connection:
@@ -94,16 +111,27 @@ class SqlInbox:
     async def _insert(self, bodies: Sequence[bytes]) -> None:
         rows = [{"body": body} for body in bodies]
         shared = {"received_at": utcnow(), "attempts": 0}
-        if self._postgresql:
-            # One INSERT is atomic by itself: without BEGIN and COMMIT a group costs one round
-            # trip to PostgreSQL instead of three.
-            async with self._engine.connect() as connection:
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await insert_rows(connection, INBOX, rows, shared=shared)
+        if self._appends is None:
+            await self._insert_in_postgresql(rows, shared)
         else:
-            async with self._writers.turn(urgent=True), self._engine.begin() as connection:
-                await insert_rows(connection, INBOX, rows, shared=shared)
+            async with self._writers.turn(urgent=True):
+                await self._appends.append(rows, shared=shared)
         self._arrived.set()
+
+    async def _insert_in_postgresql(self, rows: Sequence[Row], shared: Row) -> None:
+        for attempt in range(2):
+            try:
+                # One INSERT is atomic by itself: without BEGIN and COMMIT a group costs one
+                # round trip to PostgreSQL instead of three.
+                async with self._engine.connect() as connection:
+                    await connection.execution_options(isolation_level="AUTOCOMMIT")
+                    await insert_rows(connection, INBOX, rows, shared=shared)
+                return
+            except DBAPIError as error:
+                # A connection the server dropped (a restart, say): the pool has let go of
+                # every connection as old as it, so the second try gets a new one.
+                if attempt or not error.connection_invalidated:
+                    raise
 
     async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
         taken = await self._claim(consumer, limit)
@@ -153,6 +181,8 @@ class SqlInbox:
 
     async def close(self) -> None:
         await self._writes.close()
+        if self._appends is not None:
+            await self._appends.close()
         if self._owns_engine:
             await self._engine.dispose()
 

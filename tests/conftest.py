@@ -105,6 +105,12 @@ def postgres() -> Iterator[PostgresDatabases]:
     databases.drop_all()
 
 
+@pytest.fixture
+def postgres_url(postgres: PostgresDatabases) -> str:
+    """A migrated PostgreSQL database of its own for one test (PostgreSQL-only tests)."""
+    return postgres.create(migrated=True)
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "migrated.db"

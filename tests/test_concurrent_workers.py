@@ -18,16 +18,10 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from storage.models import Comment, OrderLine, Sku, WaitlistEntry
 from storage.queue import QueuedDelivery
-from tests.conftest import PostgresDatabases
 from tests.pipeline import PAGE, comment_changes, start_test_live
 
 SKU = "A1-RED-M"  # 20 in stock in the test lineup, at most 5 per buyer
 ORDER = "A1 紅 M +1"
-
-
-@pytest.fixture
-def postgres_url(postgres: PostgresDatabases) -> str:
-    return postgres.create(migrated=True)
 
 
 @pytest.fixture

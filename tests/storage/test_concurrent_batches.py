@@ -13,12 +13,6 @@ from storage.db import SessionFactory, create_engine, lost_a_race, session_facto
 from storage.members import IdentityKey, ensure_buyers
 from storage.models import Identity, Sku
 from storage.types import utcnow
-from tests.conftest import PostgresDatabases
-
-
-@pytest.fixture
-def postgres_url(postgres: PostgresDatabases) -> str:
-    return postgres.create(migrated=True)
 
 
 @pytest.fixture

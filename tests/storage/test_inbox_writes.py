@@ -1,0 +1,101 @@
+"""How a group of webhook deliveries goes into the database inbox: on SQLite in one trip to a
+thread of its own (stored exactly as SQLAlchemy stores a row, and all or nothing); on
+PostgreSQL without a ping first, so a connection the server dropped is tried once more."""
+
+import asyncio
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import make_url, select
+from sqlalchemy.exc import DBAPIError
+
+from storage.db import create_engine, insert_rows
+from storage.inbox import INBOX, SqlInbox
+from storage.types import utcnow
+from tests.conftest import _admin
+
+
+async def test_a_group_is_stored_as_sqlalchemy_stores_a_row(tmp_path: Path) -> None:
+    database = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    async with database.begin() as connection:
+        await connection.run_sync(INBOX.create)
+    inbox = await SqlInbox.beside(database, f"sqlite+aiosqlite:///{tmp_path / 'shop.inbox.db'}")
+    before = utcnow()
+    await asyncio.gather(*(inbox.put(f"delivery {n}".encode()) for n in range(5)))
+    # A row written the ordinary way, for the stored form to be compared with.
+    async with inbox._engine.begin() as connection:
+        await insert_rows(connection, INBOX, [{"body": b"by sqlalchemy"}], shared={"attempts": 0})
+        rows = (await connection.execute(select(INBOX).order_by(INBOX.c.id))).all()
+    assert [row.body for row in rows] == [f"delivery {n}".encode() for n in range(5)] + [
+        b"by sqlalchemy"
+    ]
+    assert all(row.attempts == 0 and row.claimed_until is None for row in rows)
+    assert all(before <= row.received_at <= utcnow() for row in rows)
+    with sqlite3.connect(tmp_path / "shop.inbox.db") as raw:
+        stored = [at for (at,) in raw.execute("SELECT received_at FROM inbox ORDER BY id")]
+    shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+    assert all(shape.match(at) for at in stored), stored
+    await inbox.close()
+    await database.dispose()
+
+
+async def test_a_failed_group_keeps_none_of_its_rows_and_the_next_goes_in(
+    tmp_path: Path,
+) -> None:
+    database = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
+    async with database.begin() as connection:
+        await connection.run_sync(INBOX.create)
+    inbox_path = tmp_path / "shop.inbox.db"
+    inbox = await SqlInbox.beside(database, f"sqlite+aiosqlite:///{inbox_path}")
+    with sqlite3.connect(inbox_path) as raw:
+        raw.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON inbox WHEN NEW.body = X'626164' "
+            "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
+        )
+    # One group: the first row goes in before the second fails.
+    outcomes = await asyncio.gather(inbox.put(b"ok"), inbox.put(b"bad"), return_exceptions=True)
+    assert all(isinstance(outcome, sqlite3.IntegrityError) for outcome in outcomes), outcomes
+    await inbox.put(b"next")
+    with sqlite3.connect(inbox_path) as raw:
+        assert [body for (body,) in raw.execute("SELECT body FROM inbox")] == [b"next"]
+    await inbox.close()
+    await database.dispose()
+
+
+async def _drop_connections_to(url: str) -> None:
+    """What a PostgreSQL restart does to a pool: every connection to the database is closed."""
+    name = make_url(url).database
+    await _admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+
+
+async def test_a_postgresql_group_on_a_dropped_connection_is_tried_once_more(
+    postgres_url: str,
+) -> None:
+    url = postgres_url
+    inbox = SqlInbox.in_database(url)
+    await inbox.put(b"before")  # the pool now holds an open connection
+    await _drop_connections_to(url)
+    await inbox.put(b"after")
+    taken = await inbox.take("w1", 10, 0)
+    assert [delivery.body for delivery in taken] == [b"before", b"after"]
+    await inbox.close()
+
+
+async def test_a_postgresql_group_fails_when_the_second_try_fails_too(
+    postgres_url: str,
+) -> None:
+    url = postgres_url
+    inbox = SqlInbox.in_database(url)
+    await inbox.put(b"before")
+    await _drop_connections_to(url)
+    await _admin(f'ALTER DATABASE "{make_url(url).database}" ALLOW_CONNECTIONS false')
+    try:
+        with pytest.raises(DBAPIError):
+            await asyncio.wait_for(inbox.put(b"refused"), timeout=20)
+    finally:
+        await _admin(f'ALTER DATABASE "{make_url(url).database}" ALLOW_CONNECTIONS true')
+    await inbox.put(b"after")
+    assert [delivery.body for delivery in await inbox.take("w1", 10, 0)] == [b"before", b"after"]
+    await inbox.close()
