@@ -41,7 +41,10 @@ class _Connection(asyncio.Protocol):
     def send(self, request: bytes) -> asyncio.Future[int]:
         assert self._transport is not None
         self._answer = asyncio.get_running_loop().create_future()
-        self._transport.write(request)
+        if self._transport.is_closing():
+            self._fail(ConnectionError("the server closed the connection"))
+        else:
+            self._transport.write(request)
         return self._answer
 
     def data_received(self, data: bytes) -> None:

@@ -181,6 +181,8 @@ async def _measure(
     finally:
         process.send_signal(signal.SIGTERM)
         stored, _ = process.communicate(timeout=30)
+    if process.returncode != 0:
+        raise RuntimeError(f"the {mode} server exited with {process.returncode}")
     answered = warm_up.answered_200 + load.answered_200 if mode != "ceiling" else 0
     lost = answered - int(stored)
     p50, p99 = percentile(load.latencies, 0.5), percentile(load.latencies, 0.99)

@@ -65,6 +65,14 @@ def test_the_quick_burst_sells_every_unit_once_and_decides_every_comment() -> No
     assert {suite for suite, _ in rows} == {"burst (sqlite)", "burst (redis)"}
 
 
+def test_the_quick_ingest_keeps_every_delivery_it_answered() -> None:
+    rows = cells(quick_bench("ingest", timeout=120))
+    for backend in ("sqlite", "redis"):
+        assert rows[("ingest", f"{backend} errors")][0] == "0"
+        assert rows[("ingest", f"{backend} answered 200, not queued")][0] == "0"
+        assert float(rows[("ingest", f"{backend} deliveries/s")][0].replace(",", "")) > 0
+
+
 def test_an_unknown_suite_is_refused_in_one_line(tmp_path: Path) -> None:
     result = livecart("bench", "--only", "parse,speed", env=clean_env(), cwd=tmp_path)
     assert result.returncode == 2
