@@ -84,13 +84,20 @@ class Load:
     errors: int = 0
 
 
-async def send_all(host: str, port: int, requests: Sequence[bytes], connections: int) -> Load:
+async def send_all(
+    host: str,
+    port: int,
+    requests: Sequence[bytes],
+    connections: int,
+    *,
+    answer_within: float = 30.0,
+) -> Load:
     """Every request once, over `connections` connections each sending its next as soon as the
-    last is answered; a status other than 200 (or a broken connection) counts as an error."""
+    last is answered. A status other than 200, a broken connection, an answer slower than
+    `answer_within` seconds and a request left unsent count as errors; the rate counts answers
+    only."""
     loop = asyncio.get_running_loop()
-    opened = [
-        (await loop.create_connection(_Connection, host, port))[1] for _ in range(connections)
-    ]
+    opened: list[_Connection] = []
     load = Load(0.0)
     next_request = iter(requests)
 
@@ -98,9 +105,11 @@ async def send_all(host: str, port: int, requests: Sequence[bytes], connections:
         for request in next_request:
             started = time.perf_counter()
             try:
-                status = await connection.send(request)
-            except ConnectionError:
+                async with asyncio.timeout(answer_within):
+                    status = await connection.send(request)
+            except (ConnectionError, TimeoutError):
                 load.errors += 1
+                connection.close()
                 return
             load.latencies.append(time.perf_counter() - started)
             if status == 200:
@@ -108,11 +117,15 @@ async def send_all(host: str, port: int, requests: Sequence[bytes], connections:
             else:
                 load.errors += 1
 
-    started = time.perf_counter()
     try:
+        for _ in range(connections):
+            opened.append((await loop.create_connection(_Connection, host, port))[1])
+        started = time.perf_counter()
         await asyncio.gather(*(drive(connection) for connection in opened))
+        elapsed = time.perf_counter() - started
     finally:
         for connection in opened:
             connection.close()
-    load.per_second = len(requests) / (time.perf_counter() - started)
+    load.errors += sum(1 for _ in next_request)  # every connection broke before these
+    load.per_second = len(load.latencies) / elapsed
     return load

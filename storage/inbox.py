@@ -53,9 +53,7 @@ class SqlInbox:
         self._arrived = asyncio.Event()
         self._writes: GroupCommit[bytes] = GroupCommit(self._insert)
         self._appends = (
-            None
-            if self._postgresql
-            else SqliteAppends(str(engine.url.database), INBOX, engine.dialect)
+            None if self._postgresql else SqliteAppends(engine.url.database, INBOX, engine.dialect)
         )
 
     @classmethod
@@ -76,8 +74,9 @@ class SqlInbox:
         """PostgreSQL: the inbox in the database itself, on an engine of its own that lends
         connections without pinging them first. The ping is three round trips (BEGIN, `;`,
         ROLLBACK) and a group's insert one; an insert whose connection was dropped is tried
-        once more instead (a worker's claim or ack fails, and the worker tries its batch
-        again)."""
+        once more instead. A claim or ack on a dropped connection fails: the worker takes
+        again, and an unacknowledged batch comes back when its lease ends. The engine keeps up
+        to 8 connections of its own, beside the database engine's 20."""
         return cls(create_engine(url, pool_size=4, pre_ping=False), owns_engine=True)
 
     async def _adopt(self, database: AsyncEngine) -> None:
@@ -129,9 +128,12 @@ class SqlInbox:
                 return
             except DBAPIError as error:
                 # A connection the server dropped (a restart, say): the pool has let go of
-                # every connection as old as it, so the second try gets a new one.
+                # every connection as old as it, so the second try gets a new one. Dropped
+                # after the server committed, the group goes in twice; the comments' unique
+                # key makes the second copy change nothing, as with Meta's own redeliveries.
                 if attempt or not error.connection_invalidated:
                     raise
+                log.warning("inbox insert: the connection was dropped (%s); trying again", error)
 
     async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
         taken = await self._claim(consumer, limit)

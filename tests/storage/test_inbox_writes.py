@@ -5,6 +5,7 @@ PostgreSQL without a ping first, so a connection the server dropped is tried onc
 import asyncio
 import re
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from storage.db import create_engine, insert_rows
 from storage.inbox import INBOX, SqlInbox
+from storage.sqlite_appends import SqliteAppends
 from storage.types import utcnow
 from tests.conftest import _admin
 
@@ -33,7 +35,7 @@ async def test_a_group_is_stored_as_sqlalchemy_stores_a_row(tmp_path: Path) -> N
     ]
     assert all(row.attempts == 0 and row.claimed_until is None for row in rows)
     assert all(before <= row.received_at <= utcnow() for row in rows)
-    with sqlite3.connect(tmp_path / "shop.inbox.db") as raw:
+    with closing(sqlite3.connect(tmp_path / "shop.inbox.db")) as raw:
         stored = [at for (at,) in raw.execute("SELECT received_at FROM inbox ORDER BY id")]
     shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
     assert all(shape.match(at) for at in stored), stored
@@ -49,7 +51,7 @@ async def test_a_failed_group_keeps_none_of_its_rows_and_the_next_goes_in(
         await connection.run_sync(INBOX.create)
     inbox_path = tmp_path / "shop.inbox.db"
     inbox = await SqlInbox.beside(database, f"sqlite+aiosqlite:///{inbox_path}")
-    with sqlite3.connect(inbox_path) as raw:
+    with closing(sqlite3.connect(inbox_path)) as raw:
         raw.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON inbox WHEN NEW.body = X'626164' "
             "BEGIN SELECT RAISE(ABORT, 'disk trouble'); END"
@@ -58,10 +60,60 @@ async def test_a_failed_group_keeps_none_of_its_rows_and_the_next_goes_in(
     outcomes = await asyncio.gather(inbox.put(b"ok"), inbox.put(b"bad"), return_exceptions=True)
     assert all(isinstance(outcome, sqlite3.IntegrityError) for outcome in outcomes), outcomes
     await inbox.put(b"next")
-    with sqlite3.connect(inbox_path) as raw:
+    with closing(sqlite3.connect(inbox_path)) as raw:
         assert [body for (body,) in raw.execute("SELECT body FROM inbox")] == [b"next"]
     await inbox.close()
     await database.dispose()
+
+
+async def test_values_go_to_their_columns_whatever_order_they_are_given_in(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.inbox.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.run_sync(INBOX.create)
+    appends = SqliteAppends(str(path), INBOX, engine.dialect)
+    at = utcnow()
+    # Not the table's order (body, received_at, attempts), in the rows nor in `shared`.
+    await appends.append([{"attempts": 3, "body": b"x"}], shared={"received_at": at})
+    await appends.append([{"body": b"y"}], shared={"attempts": 4, "received_at": at})
+    with pytest.raises(ValueError, match="no value given for attempts"):
+        await appends.append([{"body": b"z"}], shared={"received_at": at})
+    await appends.close()
+    await appends.close()  # a second close changes nothing
+    with pytest.raises(RuntimeError, match="closed"):
+        await appends.append([{"body": b"late"}], shared={"received_at": at, "attempts": 0})
+    async with engine.connect() as connection:
+        rows = (await connection.execute(select(INBOX).order_by(INBOX.c.id))).all()
+    assert [(row.body, row.attempts, row.received_at) for row in rows] == [
+        (b"x", 3, at),
+        (b"y", 4, at),
+    ]
+    await engine.dispose()
+
+
+async def test_a_group_larger_than_one_statement_goes_in_whole_and_in_order(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "shop.inbox.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
+        await connection.run_sync(INBOX.create)
+    appends = SqliteAppends(str(path), INBOX, engine.dialect)
+    # 252,000 values: more than one statement takes (Debian's SQLite: 250,000)
+    bodies = [f"delivery {n}".encode() for n in range(84_000)]
+    shared = {"received_at": utcnow(), "attempts": 0}
+    await appends.append([{"body": body} for body in bodies], shared=shared)
+    await appends.close()
+    with closing(sqlite3.connect(path)) as raw:
+        assert [body for (body,) in raw.execute("SELECT body FROM inbox ORDER BY id")] == bodies
+    await engine.dispose()
+
+
+def test_an_inbox_needs_a_sqlite_file() -> None:
+    with pytest.raises(ValueError, match="needs a database file"):
+        SqlInbox(create_engine("sqlite+aiosqlite://"))
 
 
 async def _drop_connections_to(url: str) -> None:
