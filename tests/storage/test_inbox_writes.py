@@ -5,12 +5,14 @@ PostgreSQL without a ping first, so a connection the server dropped is tried onc
 import asyncio
 import re
 import sqlite3
+from collections.abc import AsyncIterator
 from contextlib import closing
 from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import create_engine, insert_rows
 from storage.inbox import INBOX, SqlInbox
@@ -19,11 +21,21 @@ from storage.types import utcnow
 from tests.conftest import _admin
 
 
-async def test_a_group_is_stored_as_sqlalchemy_stores_a_row(tmp_path: Path) -> None:
-    database = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
-    async with database.begin() as connection:
+@pytest.fixture
+async def shop(tmp_path: Path) -> AsyncIterator[tuple[Path, AsyncEngine]]:
+    """A SQLite file with an (empty) inbox table, and an engine on it."""
+    path = tmp_path / "shop.db"
+    engine = create_engine(f"sqlite+aiosqlite:///{path}")
+    async with engine.begin() as connection:
         await connection.run_sync(INBOX.create)
-    inbox = await SqlInbox.beside(database, f"sqlite+aiosqlite:///{tmp_path / 'shop.inbox.db'}")
+    yield path, engine
+    await engine.dispose()
+
+
+async def test_a_group_is_stored_as_sqlalchemy_stores_a_row(
+    shop: tuple[Path, AsyncEngine], tmp_path: Path
+) -> None:
+    inbox = await SqlInbox.beside(shop[1], f"sqlite+aiosqlite:///{tmp_path / 'shop.inbox.db'}")
     before = utcnow()
     await asyncio.gather(*(inbox.put(f"delivery {n}".encode()) for n in range(5)))
     # A row written the ordinary way, for the stored form to be compared with.
@@ -40,17 +52,13 @@ async def test_a_group_is_stored_as_sqlalchemy_stores_a_row(tmp_path: Path) -> N
     shape = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
     assert all(shape.match(at) for at in stored), stored
     await inbox.close()
-    await database.dispose()
 
 
 async def test_a_failed_group_keeps_none_of_its_rows_and_the_next_goes_in(
-    tmp_path: Path,
+    shop: tuple[Path, AsyncEngine], tmp_path: Path
 ) -> None:
-    database = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'shop.db'}")
-    async with database.begin() as connection:
-        await connection.run_sync(INBOX.create)
     inbox_path = tmp_path / "shop.inbox.db"
-    inbox = await SqlInbox.beside(database, f"sqlite+aiosqlite:///{inbox_path}")
+    inbox = await SqlInbox.beside(shop[1], f"sqlite+aiosqlite:///{inbox_path}")
     with closing(sqlite3.connect(inbox_path)) as raw:
         raw.execute(
             "CREATE TRIGGER refuse BEFORE INSERT ON inbox WHEN NEW.body = X'626164' "
@@ -63,16 +71,12 @@ async def test_a_failed_group_keeps_none_of_its_rows_and_the_next_goes_in(
     with closing(sqlite3.connect(inbox_path)) as raw:
         assert [body for (body,) in raw.execute("SELECT body FROM inbox")] == [b"next"]
     await inbox.close()
-    await database.dispose()
 
 
 async def test_values_go_to_their_columns_whatever_order_they_are_given_in(
-    tmp_path: Path,
+    shop: tuple[Path, AsyncEngine],
 ) -> None:
-    path = tmp_path / "shop.inbox.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    async with engine.begin() as connection:
-        await connection.run_sync(INBOX.create)
+    path, engine = shop
     appends = SqliteAppends(str(path), INBOX, engine.dialect)
     at = utcnow()
     # Not the table's order (body, received_at, attempts), in the rows nor in `shared`.
@@ -90,16 +94,12 @@ async def test_values_go_to_their_columns_whatever_order_they_are_given_in(
         (b"x", 3, at),
         (b"y", 4, at),
     ]
-    await engine.dispose()
 
 
 async def test_a_group_larger_than_one_statement_goes_in_whole_and_in_order(
-    tmp_path: Path,
+    shop: tuple[Path, AsyncEngine],
 ) -> None:
-    path = tmp_path / "shop.inbox.db"
-    engine = create_engine(f"sqlite+aiosqlite:///{path}")
-    async with engine.begin() as connection:
-        await connection.run_sync(INBOX.create)
+    path, engine = shop
     appends = SqliteAppends(str(path), INBOX, engine.dialect)
     # 252,000 values: more than one statement takes (Debian's SQLite: 250,000)
     bodies = [f"delivery {n}".encode() for n in range(84_000)]
@@ -108,7 +108,6 @@ async def test_a_group_larger_than_one_statement_goes_in_whole_and_in_order(
     await appends.close()
     with closing(sqlite3.connect(path)) as raw:
         assert [body for (body,) in raw.execute("SELECT body FROM inbox ORDER BY id")] == bodies
-    await engine.dispose()
 
 
 def test_an_inbox_needs_a_sqlite_file() -> None:
