@@ -6,12 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import DBAPIError
 
 from storage.db import SessionFactory, create_engine, lost_a_race, session_factory
 from storage.members import IdentityKey, ensure_buyers
-from storage.models import Identity, Sku
+from storage.models import Identity, Member, Sku
 from storage.types import utcnow
 
 
@@ -37,6 +37,10 @@ async def test_new_buyers_met_in_opposite_orders_do_not_deadlock(sessions: Sessi
     for _ in range(3):
         first, second = await asyncio.gather(batch(people), batch(people[::-1]))
         assert first == second  # both batches see the one member each identity belongs to
+    async with sessions() as session:
+        # The batch that lost a race for an identity kept no member of its own for it.
+        members = await session.scalar(select(func.count()).select_from(Member))
+    assert members == len(people)
 
 
 async def test_losing_a_race_is_told_apart_from_other_database_errors(
