@@ -65,7 +65,7 @@ class _Connection(asyncio.Protocol):
             self._answer.set_result(status)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._fail(exc or ConnectionError("the server closed the connection"))
+        self._fail(ConnectionError(f"the connection was lost ({exc or 'closed by the server'})"))
 
     def _fail(self, problem: Exception) -> None:
         if self._answer is not None and not self._answer.done():
