@@ -108,7 +108,7 @@ class Member(Base):
     tier: Mapped[str | None] = mapped_column(String(32))
     blocked: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when this member was merged into another; its identities and orders moved there.
-    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -313,7 +313,7 @@ class WaitlistEntry(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     live_id: Mapped[int] = mapped_column(ForeignKey("lives.id"), index=True)
     sku: Mapped[str] = mapped_column(ForeignKey("skus.sku"))
-    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
     quantity: Mapped[int] = mapped_column(Integer)
