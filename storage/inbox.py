@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
+import asyncpg
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import Row, WriterTurns, chunked, create_engine, insert_rows, session_factory
 from storage.group_commit import GroupCommit
@@ -31,6 +31,12 @@ LEASE = timedelta(seconds=60)
 _ADOPT_CHUNK = 500
 # Core table: a delivery is a plain row, written without the ORM's per-row bulk layer.
 INBOX = cast(Table, InboxDelivery.__table__)
+# A group as one statement (the bodies as one array, in arrival order), atomic by itself: no
+# BEGIN or COMMIT round trips.
+_POSTGRESQL_INSERT = (
+    "INSERT INTO inbox (body, received_at, attempts) "
+    "SELECT body, $2, 0 FROM unnest($1::bytea[]) WITH ORDINALITY AS rows (body, n) ORDER BY n"
+)
 
 
 class SqlInbox:
@@ -55,6 +61,8 @@ class SqlInbox:
         self._appends = (
             None if self._postgresql else SqliteAppends(engine.url.database, INBOX, engine.dialect)
         )
+        # PostgreSQL: the connection groups are inserted on, in autocommit (one write at a time).
+        self._writer: AsyncConnection | None = None
 
     @classmethod
     async def beside(cls, database: AsyncEngine, url: str) -> SqlInbox:
@@ -72,9 +80,9 @@ class SqlInbox:
     @classmethod
     def in_database(cls, url: str) -> SqlInbox:
         """PostgreSQL: the inbox in the database itself, on an engine of its own that lends
-        connections without pinging them first. The ping is three round trips (BEGIN, `;`,
-        ROLLBACK) and a group's insert one; an insert whose connection was dropped is tried
-        once more instead. A claim or ack on a dropped connection fails: the worker takes
+        connections without pinging them first (the ping is three round trips: BEGIN, `;`,
+        ROLLBACK). Groups go in on one connection kept for them, opened again once when the
+        server dropped it. A claim or ack on a dropped connection fails: the worker takes
         again, and an unacknowledged batch comes back when its lease ends. The engine keeps up
         to 8 connections of its own, beside the database engine's 20."""
         return cls(create_engine(url, pool_size=4, pre_ping=False), owns_engine=True)
@@ -118,20 +126,25 @@ class SqlInbox:
         self._arrived.set()
 
     async def _insert_in_postgresql(self, rows: Sequence[Row], shared: Row) -> None:
+        bodies, at = [row["body"] for row in rows], shared["received_at"]
         for attempt in range(2):
+            writer = self._writer or await self._engine.connect()
+            self._writer = writer
             try:
-                # One INSERT is atomic by itself: without BEGIN and COMMIT a group costs one
-                # round trip to PostgreSQL instead of three.
-                async with self._engine.connect() as connection:
-                    await connection.execution_options(isolation_level="AUTOCOMMIT")
-                    await insert_rows(connection, INBOX, rows, shared=shared)
+                # Straight to asyncpg on a connection kept for it: SQLAlchemy's compile, array
+                # processing and pool checkout cost a group 0.23 ms of CPU, asyncpg 0.06 ms.
+                driver = (await writer.get_raw_connection()).driver_connection
+                assert driver is not None  # a checked-out connection has its driver's
+                await driver.execute(_POSTGRESQL_INSERT, bodies, at)
                 return
-            except DBAPIError as error:
-                # A connection the server dropped (a restart, say): the pool has let go of
-                # every connection as old as it, so the second try gets a new one. Dropped
-                # after the server committed, the group goes in twice; the comments' unique
-                # key makes the second copy change nothing, as with Meta's own redeliveries.
-                if attempt or not error.connection_invalidated:
+            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+                # A connection the server dropped (a restart, say): the second try opens a new
+                # one. Dropped after the server committed, the group goes in twice; the
+                # comments' unique key makes the second copy change nothing, as with Meta's
+                # own redeliveries.
+                self._writer = None
+                await writer.invalidate()
+                if attempt:
                     raise
                 log.warning("inbox insert: the connection was dropped (%s); trying again", error)
 
@@ -185,6 +198,9 @@ class SqlInbox:
         await self._writes.close()
         if self._appends is not None:
             await self._appends.close()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self._owns_engine:
             await self._engine.dispose()
 

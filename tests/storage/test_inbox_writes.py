@@ -1,6 +1,7 @@
 """How a group of webhook deliveries goes into the database inbox: on SQLite in one trip to a
 thread of its own (stored exactly as SQLAlchemy stores a row, and all or nothing); on
-PostgreSQL without a ping first, so a connection the server dropped is tried once more."""
+PostgreSQL as one asyncpg statement on a connection kept for it, which is opened again once
+when the server dropped it."""
 
 import asyncio
 import re
@@ -126,9 +127,19 @@ async def test_a_postgresql_group_on_a_dropped_connection_is_tried_once_more(
 ) -> None:
     url = postgres_url
     inbox = SqlInbox.in_database(url)
-    await inbox.put(b"before")  # the pool now holds an open connection
+    started = utcnow()
+    await inbox.put(b"before")  # the inbox now holds an open connection
     await _drop_connections_to(url)
     await inbox.put(b"after")
+    reader = create_engine(url)
+    async with reader.connect() as connection:
+        rows = (await connection.execute(select(INBOX).order_by(INBOX.c.id))).all()
+    await reader.dispose()
+    assert [(row.body, row.attempts, row.claimed_until) for row in rows] == [
+        (b"before", 0, None),
+        (b"after", 0, None),
+    ]
+    assert all(started <= row.received_at <= utcnow() for row in rows)
     taken = await inbox.take("w1", 10, 0)
     assert [delivery.body for delivery in taken] == [b"before", b"after"]
     await inbox.close()
