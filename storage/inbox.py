@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import cast
 
-import asyncpg
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -137,16 +136,18 @@ class SqlInbox:
                 assert driver is not None  # a checked-out connection has its driver's
                 await driver.execute(_POSTGRESQL_INSERT, bodies, at)
                 return
-            except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
-                # A connection the server dropped (a restart, say): the second try opens a new
-                # one. Dropped after the server committed, the group goes in twice; the
+            except Exception as error:
+                # Most likely a connection the server dropped (a restart, say), which asyncpg
+                # reports in several ways depending on when it notices: the second try opens
+                # a new one. Dropped after the server committed, the group goes in twice; the
                 # comments' unique key makes the second copy change nothing, as with Meta's
                 # own redeliveries.
                 self._writer = None
-                await writer.invalidate()
+                with contextlib.suppress(Exception):  # closing what is already broken
+                    await writer.invalidate()
                 if attempt:
                     raise
-                log.warning("inbox insert: the connection was dropped (%s); trying again", error)
+                log.warning("inbox insert failed (%s); trying once more on a new connection", error)
 
     async def take(self, consumer: str, limit: int, wait: float) -> list[QueuedDelivery]:
         taken = await self._claim(consumer, limit)
