@@ -12,13 +12,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Connection, Table, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from storage.db import Row, WriterTurns, chunked, create_engine, insert_rows, session_factory
+from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
 from storage.group_commit import GroupCommit
 from storage.models import InboxDelivery
 from storage.queue import QueuedDelivery
@@ -115,17 +115,17 @@ class SqlInbox:
         await self._writes.submit(body)
 
     async def _insert(self, bodies: Sequence[bytes]) -> None:
-        rows = [{"body": body} for body in bodies]
-        shared = {"received_at": utcnow(), "attempts": 0}
+        at = utcnow()
         if self._appends is None:
-            await self._insert_in_postgresql(rows, shared)
+            await self._insert_in_postgresql(bodies, at)
         else:
             async with self._writers.turn(urgent=True):
-                await self._appends.append(rows, shared=shared)
+                await self._appends.append(
+                    [{"body": body} for body in bodies], shared={"received_at": at, "attempts": 0}
+                )
         self._arrived.set()
 
-    async def _insert_in_postgresql(self, rows: Sequence[Row], shared: Row) -> None:
-        bodies, at = [row["body"] for row in rows], shared["received_at"]
+    async def _insert_in_postgresql(self, bodies: Sequence[bytes], at: datetime) -> None:
         for attempt in range(2):
             writer = self._writer or await self._engine.connect()
             self._writer = writer
@@ -134,7 +134,7 @@ class SqlInbox:
                 # processing and pool checkout cost a group 0.23 ms of CPU, asyncpg 0.06 ms.
                 driver = (await writer.get_raw_connection()).driver_connection
                 assert driver is not None  # a checked-out connection has its driver's
-                await driver.execute(_POSTGRESQL_INSERT, bodies, at)
+                await driver.execute(_POSTGRESQL_INSERT, list(bodies), at)
                 return
             except Exception as error:
                 # Most likely a connection the server dropped (a restart, say), which asyncpg

@@ -49,10 +49,8 @@ async def ensure_buyers(
         # RETURNING's row order is not promised (sorting it costs a statement per row on
         # SQLite); new members differ only by name, so any member of the right name will do.
         ids_by_name: dict[str | None, list[int]] = defaultdict(list)
-        made: set[int] = set()
         for name, member_id in created.all():
             ids_by_name[name].append(member_id)
-            made.add(member_id)
         rows = [
             {
                 "member_id": ids_by_name[wanted[key]].pop(),
@@ -68,6 +66,7 @@ async def ensure_buyers(
         # made for ours goes again (no one else can see it before we commit).
         await insert_rows(session, IDENTITIES, rows, skip_duplicates=True)
         found.update(await _find_buyers(session, missing))
+        made = {row["member_id"] for row in rows}
         unused = made - {found[key].member_id for key in missing if key in found}
         if unused:
             await session.execute(delete(MEMBERS).where(MEMBERS.c.id.in_(sorted(unused))))

@@ -5,6 +5,7 @@ queued in the database's own inbox table are not lost."""
 import asyncio
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from bot.runtime import open_runtime
@@ -18,7 +19,7 @@ def _migrated_database(sqlite_template: Path, folder: Path) -> Path:
 
 
 def _inbox_bodies(path: Path) -> list[bytes]:
-    with sqlite3.connect(path) as connection:
+    with closing(sqlite3.connect(path)) as connection:
         return [body for (body,) in connection.execute("SELECT body FROM inbox ORDER BY id")]
 
 
@@ -59,7 +60,7 @@ async def test_deliveries_left_in_the_database_move_into_the_inbox_file(
     sqlite_template: Path, tmp_path: Path
 ) -> None:
     database = _migrated_database(sqlite_template, tmp_path)
-    with sqlite3.connect(database) as connection:
+    with closing(sqlite3.connect(database)) as connection, connection:  # commits, then closes
         connection.executemany(
             "INSERT INTO inbox (body, received_at, attempts) VALUES (?, ?, 0)",
             [(f"old-{n}".encode(), "2026-11-20 10:00:00.000000") for n in range(3)],
