@@ -24,6 +24,9 @@ from storage.stock_backends import Stock
 @dataclass(frozen=True, slots=True)
 class OrderComment:
     comment_id: int
+    # The platform's id for the comment: its stock takes and releases are keyed by it, so every
+    # try of one comment, whatever row id a rolled-back try gave it, takes its units once.
+    platform_key: str
     live_id: int
     member_id: int
     identity_id: int | None
@@ -88,7 +91,7 @@ async def place_orders(
     )
     plans = _plan(batch, comments)
     requests = [
-        StockRequest(f"c{c.comment_id}:{n}", sku, quantity)
+        StockRequest(f"c:{c.platform_key}:{n}", sku, quantity)
         for c in comments
         for n, (sku, quantity) in enumerate(plans[c.comment_id].adds)
     ]
@@ -146,7 +149,7 @@ def _split_grants(
 ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     taken, short = [], []
     for n, (sku, quantity) in enumerate(adds):
-        got = granted.get(f"c{comment.comment_id}:{n}", 0)
+        got = granted.get(f"c:{comment.platform_key}:{n}", 0)
         if got:
             taken.append((sku, got))
         if got < quantity:
@@ -241,7 +244,7 @@ async def _apply_cancels(
                 assert cart.order_id is not None
                 cart.lines[sku] -= from_cart
                 shrink.append((cart.order_id, sku, from_cart))
-                releases.append(StockRequest(f"x{c.comment_id}:{n}", sku, from_cart))
+                releases.append(StockRequest(f"x:{c.platform_key}:{n}", sku, from_cart))
                 batch.touched_orders.add(cart.order_id)
             cancelled.append((sku, from_waitlist + from_cart))
         if cancelled or nothing:

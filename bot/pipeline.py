@@ -15,13 +15,22 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lives import follow_platform_status
 from bot.processing import CommentProcessor
 from bot.runtime import Runtime
-from storage.comments import CommentKey, claim_received, mark_failed, store_comments
+from parsers import ParseResult
+from storage.comments import (
+    CommentKey,
+    claim_received,
+    mark_failed,
+    store_comments,
+    store_processed,
+)
 from storage.db import SessionFactory, WriterTurns, lost_a_race
 from storage.lives import LiveIndex, open_lives
+from storage.models import Live
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
 from webhooks.envelope import (
@@ -75,9 +84,64 @@ class Pipeline:
 
     async def handle(self, deliveries: Sequence[QueuedDelivery]) -> BatchReport:
         comments, statuses = _events(deliveries)
-        await self.store(comments, statuses, source="webhook")
-        processed = await self.process([event.key for event in comments])
+        processed = await self.take_in(comments, statuses, source="webhook")
         return BatchReport(len(deliveries), len(comments), processed)
+
+    async def take_in(
+        self,
+        comments: Sequence[CommentEvent],
+        statuses: Sequence[LiveStatusEvent] = (),
+        *,
+        source: str,
+    ) -> int:
+        """Store and process new comments; returns how many this call processed.
+
+        New comments are read first and stored already processed, with what they ordered, in
+        one transaction. If that fails, the comments are stored as received on their own, so
+        nothing is lost, and processed as `process` does (races run again, then one by one)."""
+        try:
+            processed, stored_before = await self._store_processed(comments, statuses, source)
+        except Exception as error:
+            what = "a batch of %d comments %s; stored first, then processed"
+            if lost_a_race(error):
+                log.info(what, len(comments), "lost a race")
+            else:
+                log.exception(what, len(comments), "failed")
+            await self.store(comments, statuses, source=source)
+            return await self.process([event.key for event in comments])
+        # Comments stored by an earlier try whose processing did not finish.
+        return processed + await self.process(stored_before)
+
+    async def _store_processed(
+        self,
+        comments: Sequence[CommentEvent],
+        statuses: Sequence[LiveStatusEvent],
+        source: str,
+    ) -> tuple[int, list[CommentKey]]:
+        async with self._writers.turn(), self._sessions.begin() as session:
+            lives = await self._follow(session, statuses)
+            now = utcnow()
+            rows: list[dict[str, object]] = []
+            read: dict[CommentKey, tuple[Live | None, ParseResult | None]] = {}
+            for event in comments:
+                live = _live_of(event, lives)
+                (status, items, reason), result = self._processor.read(event.verb, event.text, live)
+                row = _comment_row(event, live, source)
+                row.update(
+                    status="processed",
+                    processed_at=now,
+                    parse_status=status,
+                    parse_items=items,
+                    parse_reason=reason,
+                )
+                rows.append(row)
+                read[event.key] = (live, result)
+            claimed = await store_processed(session, rows)
+            await self._processor.decide(
+                session, [(c, *read[(c.platform, c.comment_id, c.verb)]) for c in claimed], now
+            )
+        new = {(c.platform, c.comment_id, c.verb) for c in claimed}
+        return len(claimed), [key for key in dict.fromkeys(read) if key not in new]
 
     async def store(
         self,
@@ -88,16 +152,23 @@ class Pipeline:
     ) -> None:
         """Keep every comment as received, on the live it belongs to (one transaction)."""
         async with self._writers.turn(), self._sessions.begin() as session:
-            lives = LiveIndex(await open_lives(session))
-            now = utcnow()
-            for status in statuses:
-                live = lives.by_video(status.platform, status.live_video_id)
-                if live is not None and follow_platform_status(
-                    live, status.status, now, self._replay_window
-                ):
-                    log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
-            rows = [_comment_row(event, lives, source) for event in comments]
+            lives = await self._follow(session, statuses)
+            rows = [_comment_row(event, _live_of(event, lives), source) for event in comments]
             await store_comments(session, rows)
+
+    async def _follow(
+        self, session: AsyncSession, statuses: Sequence[LiveStatusEvent]
+    ) -> LiveIndex:
+        """The open lives, after the live status changes among `statuses`."""
+        lives = LiveIndex(await open_lives(session))
+        now = utcnow()
+        for status in statuses:
+            live = lives.by_video(status.platform, status.live_video_id)
+            if live is not None and follow_platform_status(
+                live, status.status, now, self._replay_window
+            ):
+                log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
+        return lives
 
     async def process(self, keys: Sequence[CommentKey]) -> int:
         """Process the comments among `keys` that no one has processed yet."""
@@ -151,10 +222,13 @@ def _events(
     return comments, statuses
 
 
-def _comment_row(event: CommentEvent, lives: LiveIndex, source: str) -> dict[str, object]:
-    live = lives.find(
+def _live_of(event: CommentEvent, lives: LiveIndex) -> Live | None:
+    return lives.find(
         event.platform, post_id=event.post_id, media_id=event.media_id, comment_id=event.comment_id
     )
+
+
+def _comment_row(event: CommentEvent, live: Live | None, source: str) -> dict[str, object]:
     row: dict[str, object] = {name: getattr(event, name) for name in _EVENT_FIELDS}
     row["live_id"] = live.id if live else None
     row["source"] = source

@@ -402,8 +402,7 @@ class LivePoller:
             return 0
         # Oldest first, as a viewer wrote them: first come, first served on scarce stock.
         events.sort(key=lambda event: (event.created_time or utcnow(), event.comment_id))
-        await self._pipeline.store(events, source="poll")
-        await self._pipeline.process([event.key for event in events])
+        await self._pipeline.take_in(events, source="poll")
         log.info(
             "live %d: %d comments found by polling that webhooks had not delivered",
             target.live_id,

@@ -32,7 +32,7 @@ from parsers import (
 )
 from storage.comments import CommentView, record_readings
 from storage.members import Buyer, IdentityKey, ensure_buyers
-from storage.models import Live, Page
+from storage.models import JsonObject, Live, Page
 from storage.orders import OrderSnapshot, snapshots
 from storage.outbox import Outgoing, add_outbox
 from storage.reviews import add_reviews
@@ -41,8 +41,8 @@ from storage.stock_backends import Stock
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.pipeline")
-# (comment id, status, items, reason): what a comment was read as
-Reading = tuple[int, str, list[dict[str, object]], str | None]
+# (status, items, reason): what a comment was read as
+Reading = tuple[str, list[JsonObject], str | None]
 Candidate = dict[str, object]
 
 
@@ -62,16 +62,29 @@ class CommentProcessor:
         self._lineups: dict[int, tuple[str, CompiledLineup]] = {}
 
     async def process(self, session: AsyncSession, comments: Sequence[CommentView]) -> None:
-        now = utcnow()
+        """Read claimed comments, record what each was read as, and act on them."""
         lives = await _lives_of(session, comments)
+        read: list[tuple[CommentView, Live | None, ParseResult | None]] = []
+        readings: list[tuple[int, str, list[JsonObject], str | None]] = []
+        for comment in comments:
+            live = lives.get(comment.live_id) if comment.live_id is not None else None
+            (status, items, reason), result = self.read(comment.verb, comment.text, live)
+            readings.append((comment.id, status, items, reason))
+            read.append((comment, live, result))
+        await record_readings(session, readings)
+        await self.decide(session, read, utcnow())
+
+    async def decide(
+        self,
+        session: AsyncSession,
+        read: Sequence[tuple[CommentView, Live | None, ParseResult | None]],
+        now: datetime,
+    ) -> None:
+        """Order, review or answer "closed" for comments already read (and recorded)."""
         orders: list[tuple[CommentView, Live, ParseResult]] = []
         reviews: list[Review] = []
         closed: list[tuple[CommentView, Live]] = []
-        readings: list[Reading] = []
-        for comment in comments:
-            live = lives.get(comment.live_id) if comment.live_id is not None else None
-            reading, result = self._read(comment, live)
-            readings.append(reading)
+        for comment, live, result in read:
             if result is None or live is None or result.status == "none":
                 continue
             state = ordering_state(live, now, instagram_live=comment.field == "live_comments")
@@ -90,7 +103,6 @@ class CommentProcessor:
                 )
             else:
                 orders.append((comment, live, result))
-        await record_readings(session, readings)
         await self.act(
             session,
             [(c, live, _items(result)) for c, live, result in orders],
@@ -143,15 +155,17 @@ class CommentProcessor:
             session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
         )
 
-    def _read(self, comment: CommentView, live: Live | None) -> tuple[Reading, ParseResult | None]:
-        """What the comment says, and the reading to record on it."""
-        if comment.verb != "add":
-            return (comment.id, "none", [], f"a '{comment.verb}' event"), None
+    def read(
+        self, verb: str, text: str | None, live: Live | None
+    ) -> tuple[Reading, ParseResult | None]:
+        """What a comment says, and the reading to record on it."""
+        if verb != "add":
+            return ("none", [], f"a '{verb}' event"), None
         if live is None:
-            return (comment.id, "none", [], "not on a registered live or post"), None
-        result = parse_comment(comment.text or "", self._lineup(live), live.current_keyword)
-        items: list[dict[str, object]] = [dict(item.to_json()) for item in result.items]
-        return (comment.id, result.status, items, result.reason or None), result
+            return ("none", [], "not on a registered live or post"), None
+        result = parse_comment(text or "", self._lineup(live), live.current_keyword)
+        items: list[JsonObject] = [dict(item.to_json()) for item in result.items]
+        return (result.status, items, result.reason or None), result
 
     def _lineup(self, live: Live) -> CompiledLineup:
         # Kept with the text it was compiled from: comparing two equal texts is a memory
@@ -304,6 +318,7 @@ def _order_comment(
 ) -> OrderComment:
     return OrderComment(
         comment_id=comment.id,
+        platform_key=f"{comment.platform}:{comment.comment_id}:{comment.verb}",
         live_id=live.id,
         member_id=buyer.member_id,
         identity_id=buyer.identity_id,

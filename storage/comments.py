@@ -10,7 +10,7 @@ from typing import Protocol, cast
 from sqlalchemy import Executable, Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, dialect_of, insert_rows, key_chunks, update_rows
+from storage.db import among, dialect_of, insert_new_rows, insert_rows, key_chunks, update_rows
 from storage.models import Comment, JsonObject
 from storage.types import utcnow
 
@@ -107,6 +107,18 @@ async def claim_received(session: AsyncSession, keys: Sequence[CommentKey]) -> l
         claimed.extend(ClaimedComment(*tuple(row)) for row in rows.all())
     claimed.sort(key=lambda comment: comment.id)
     return claimed
+
+
+async def store_processed(
+    session: AsyncSession, rows: Sequence[Mapping[str, object]]
+) -> list[ClaimedComment]:
+    """Insert comments already read (rows with their reading, status `processed`), claimed
+    for this transaction; a comment stored before is left alone and not returned."""
+    inserted = await insert_new_rows(session, COMMENTS, rows, _CLAIMED)
+    return sorted(
+        (ClaimedComment(*row) for row in inserted),  # type: ignore[arg-type]
+        key=lambda comment: comment.id,
+    )
 
 
 async def record_readings(

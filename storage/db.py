@@ -15,6 +15,7 @@ import orjson
 from sqlalchemy import (
     JSON,
     ColumnElement,
+    Executable,
     Table,
     Text,
     bindparam,
@@ -210,19 +211,40 @@ async def insert_rows(
     PostgreSQL runs an executemany as one execution per row (20 us of server CPU for an
     outbox row); there the rows go in as one array per column, unnested (12 us a row), one
     prepared statement for every number of rows, and `shared` values go in once."""
+    await _insert(executor, table, rows, shared or {}, skip_duplicates, ())
+
+
+async def insert_new_rows(
+    executor: Executor, table: Table, rows: Sequence[Row], returning: Sequence[Column]
+) -> list[tuple[object, ...]]:
+    """Insert the rows whose unique key is not there yet, as `insert_rows` does, and return
+    the `returning` columns of those it inserted (in no promised order)."""
+    return await _insert(executor, table, rows, {}, True, tuple(returning))
+
+
+async def _insert(
+    executor: Executor,
+    table: Table,
+    rows: Sequence[Row],
+    shared: Row,
+    skip_duplicates: bool,
+    returning: tuple[Column, ...],
+) -> list[tuple[object, ...]]:
     if not rows:
-        return
-    shared = shared or {}
+        return []
     dialect = dialect_of(executor)
     if dialect != "postgresql":
         many = insert_ignoring_duplicates(dialect, table) if skip_duplicates else insert(table)
-        await executor.execute(many, [{**row, **shared} for row in rows])
-        return
-    names = tuple(rows[0])
-    statement = _array_insert(table, names, tuple(shared), skip_duplicates)
-    params = _column_arrays(table, names, rows)
-    params.update({f"_{name}": value for name, value in shared.items()})
-    await executor.execute(statement, params)
+        if returning:
+            many = many.returning(*returning)
+        result = await executor.execute(many, [{**row, **shared} for row in rows])
+    else:
+        names = tuple(rows[0])
+        statement = _array_insert(table, names, tuple(shared), skip_duplicates, returning)
+        params = _column_arrays(table, names, rows)
+        params.update({f"_{name}": value for name, value in shared.items()})
+        result = await executor.execute(statement, params)
+    return [tuple(row) for row in result.all()] if returning else []
 
 
 async def update_rows(executor: Executor, table: Table, key: str, rows: Sequence[Row]) -> None:
@@ -241,8 +263,12 @@ async def update_rows(executor: Executor, table: Table, key: str, rows: Sequence
 # Statements are built once per table and set of columns; every call binds new values.
 @cache
 def _array_insert(
-    table: Table, names: tuple[str, ...], shared: tuple[str, ...], skip_duplicates: bool
-) -> PostgresqlInsert:
+    table: Table,
+    names: tuple[str, ...],
+    shared: tuple[str, ...],
+    skip_duplicates: bool,
+    returning: tuple[Column, ...],
+) -> Executable:
     columns, position = _unnested(table, names)
     values = [
         *columns.values(),
@@ -251,7 +277,9 @@ def _array_insert(
     # In the rows' order, so new ids follow it (comments and deliveries: arrival order).
     rows = select(*values).order_by(position)
     statement = postgresql_insert(table).from_select([*names, *shared], rows)
-    return statement.on_conflict_do_nothing() if skip_duplicates else statement
+    if skip_duplicates:
+        statement = statement.on_conflict_do_nothing()
+    return statement.returning(*returning) if returning else statement
 
 
 @cache

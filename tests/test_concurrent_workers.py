@@ -18,15 +18,28 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from storage.models import Comment, OrderLine, Sku, WaitlistEntry
 from storage.queue import QueuedDelivery
-from tests.pipeline import PAGE, comment_changes, start_test_live
+from storage.stock_backends import RedisStock
+from tests.pipeline import PAGE, VIDEO, comment_changes, start_test_live
 
 SKU = "A1-RED-M"  # 20 in stock in the test lineup, at most 5 per buyer
 ORDER = "A1 紅 M +1"
 
 
+@pytest.fixture(params=["sql", "redis"])
+def settings(postgres_url: str, request: pytest.FixtureRequest) -> Settings:
+    """PostgreSQL, with the SQL stock or with Redis's counters in front of it."""
+    if request.param == "sql":
+        return Settings(database_url=postgres_url)
+    return Settings(
+        database_url=postgres_url,
+        redis_url=request.getfixturevalue("redis_url"),
+        redis_prefix=request.getfixturevalue("redis_prefix"),
+    )
+
+
 @pytest.fixture
-async def runtime(postgres_url: str) -> AsyncIterator[Runtime]:
-    async with open_runtime(Settings(database_url=postgres_url), migrate=False) as runtime:
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    async with open_runtime(settings, migrate=False) as runtime:
         yield runtime
 
 
@@ -89,11 +102,19 @@ async def test_a_batch_that_loses_a_deadlock_runs_again_whole(
                     [delivery("1", [("amy", ORDER), ("ben", ORDER)], start=1)]
                 )
             )
-            # The batch has claimed its comments and waits for the SKU row this one holds...
+            # The batch has stored its comments and waits for the SKU row this one holds...
             while not await other.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted"):
                 await asyncio.sleep(0.02)
-            # ...and this one now waits for the batch's comment rows: a deadlock.
-            touch = asyncio.create_task(other.execute("UPDATE comments SET error = error"))
+            # ...and this one now waits for the batch's first comment: a deadlock.
+            touch = asyncio.create_task(
+                other.execute(
+                    "INSERT INTO comments (platform, comment_id, verb, field, page_id,"
+                    " received_at, source, status) VALUES ('facebook', $1, 'add', 'feed', $2,"
+                    " now(), 'webhook', 'received') ON CONFLICT DO NOTHING",
+                    f"{VIDEO}_1",
+                    PAGE,
+                )
+            )
             await asyncio.wait_for(touch, timeout=15)
             await transaction.rollback()
             report = await asyncio.wait_for(batch, timeout=15)
@@ -105,3 +126,6 @@ async def test_a_batch_that_loses_a_deadlock_runs_again_whole(
     assert report.processed == 2
     assert await processed_comments(runtime) == 2
     assert await units(runtime) == (2, 2, 0)
+    if isinstance(runtime.stock, RedisStock):
+        # The rolled-back try took its units in Redis; the try that stored them took none more.
+        assert await runtime.stock.gate.counters([SKU]) == {SKU: 18}

@@ -4,8 +4,11 @@ Runs on SQLite and PostgreSQL, with the database queue and SQL stock, and with R
 
 from datetime import timedelta
 
+import orjson
 from sqlalchemy import func, select, update
 
+from bot.fakes.meta_webhooks import envelope, signed_body
+from bot.pipeline import Pipeline
 from bot.runtime import Runtime
 from storage.models import (
     Comment,
@@ -17,9 +20,11 @@ from storage.models import (
     ReviewItem,
     WaitlistEntry,
 )
+from storage.queue import QueuedDelivery
 from storage.stock import levels
 from storage.types import utcnow
-from tests.pipeline import comment_on, start_test_live
+from tests.pipeline import PAGE, comment_changes, comment_on, start_test_live
+from webhooks.envelope import check_envelope, read_delivery
 
 
 async def stock_of(runtime: Runtime, sku: str) -> tuple[int, int, int]:
@@ -85,6 +90,23 @@ async def test_a_redelivered_or_replayed_comment_changes_nothing(runtime: Runtim
     await comment_on(runtime, [("u1", "A2+2")])  # Meta delivers the same comment again
     assert await cart(runtime, "u1") == {"A2": 2}
     assert await stock_of(runtime, "A2") == (30, 2, 28)
+    assert len(await replies(runtime)) == 1
+
+
+async def test_a_comment_stored_by_an_unfinished_try_is_processed_when_it_comes_again(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    body = signed_body(envelope("page", [(PAGE, comment_changes([("u1", "A2+2")]))]), "x")[0]
+    pipeline = Pipeline.for_runtime(runtime)
+    # An earlier try stored the comment as received, then its worker died.
+    events = read_delivery(check_envelope(orjson.loads(body))).comments
+    await pipeline.store(events, source="webhook")
+    assert await count(runtime, Comment, Comment.status == "received") == 1
+    report = await pipeline.handle([QueuedDelivery("again", body)])
+    assert report.processed == 1
+    assert await cart(runtime, "u1") == {"A2": 2}
+    assert await count(runtime, Comment, Comment.status == "processed") == 1
     assert len(await replies(runtime)) == 1
 
 

@@ -1,5 +1,6 @@
 """A stored comment is claimed by one batch only, even when two batches ask at once, and the
-claiming transaction records it processed with its reading (SQLite and PostgreSQL)."""
+claiming transaction records it processed with its reading; a new comment can be stored already
+processed, claimed by the transaction that stores it (SQLite and PostgreSQL)."""
 
 import asyncio
 from collections.abc import AsyncIterator
@@ -7,7 +8,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy import select
 
-from storage.comments import ClaimedComment, claim_received, record_readings, store_comments
+from storage.comments import (
+    ClaimedComment,
+    claim_received,
+    record_readings,
+    store_comments,
+    store_processed,
+)
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import Comment
 
@@ -67,3 +74,39 @@ async def test_a_claim_rolled_back_leaves_the_comments_to_the_next_batch(
     async with sessions() as session:
         statuses = await session.scalars(select(Comment.status).order_by(Comment.comment_id))
         assert list(statuses) == ["processed", "processed", "received"]
+
+
+async def test_new_comments_stored_processed_are_claimed_and_a_stored_one_is_left_alone(
+    sessions: SessionFactory,
+) -> None:
+    def row(comment_id: str, reason: str) -> dict[str, object]:
+        return {
+            "platform": "facebook",
+            "comment_id": comment_id,
+            "verb": "add",
+            "field": "feed",
+            "page_id": "p1",
+            "text": f"text of {comment_id}",
+            "status": "processed",
+            "parse_status": "none",
+            "parse_items": [],
+            "parse_reason": reason,
+        }
+
+    async with sessions.begin() as session:
+        claimed = await store_processed(
+            session, [row("c4", "new"), row("c1", "again"), row("c3", "new")]
+        )
+    assert [(c.comment_id, c.text) for c in claimed] == [("c4", "text of c4"), ("c3", "text of c3")]
+    assert claimed[0].id < claimed[1].id
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Comment.comment_id, Comment.status, Comment.parse_reason).order_by(Comment.id)
+        )
+        assert [tuple(r) for r in rows] == [
+            ("c0", "received", None),
+            ("c1", "received", None),
+            ("c2", "received", None),
+            ("c4", "processed", "new"),
+            ("c3", "processed", "new"),
+        ]
