@@ -1,8 +1,9 @@
 """The pipeline: queued deliveries become stored comments, then processed ones.
 
-A batch of deliveries costs two transactions: one stores every comment as received (so a bug
-further on can be replayed), one claims and processes the new ones. Deduplication is the
-UNIQUE (platform, comment id, verb) key plus the claim: a redelivered event changes nothing.
+A batch of deliveries costs one transaction: its comments are read, the new ones stored already
+processed, and acted on. Deduplication is the UNIQUE (platform, comment id, verb) key: a
+redelivered event finds its row and changes nothing. A batch that fails stores its comments as
+received on their own (so a bug further on can be replayed), then claims and processes them.
 """
 
 from __future__ import annotations
