@@ -129,7 +129,7 @@ async def place_orders(
 
 def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
     plans: dict[int, Plan] = {}
-    holdings = {c.buyer: batch.holdings(c.buyer) for c in comments}
+    holdings = {buyer: batch.holdings(buyer) for buyer in {c.buyer for c in comments}}
     for c in comments:
         known = [item for item in c.items if (c.live_id, item.sku) in batch.terms]
         limits = {item.sku: batch.terms[(c.live_id, item.sku)].max_per_buyer for item in known}
