@@ -11,6 +11,7 @@ ready for the README. Progress goes to stderr, the table to stdout.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import platform
 import sys
@@ -132,10 +133,9 @@ def describe_machine(options: Options, *, uses_redis: bool) -> str:
 
 def _uvloop() -> str:
     try:
-        import uvloop
-    except ImportError:
+        return f" with uvloop {importlib.metadata.version('uvloop')}"
+    except importlib.metadata.PackageNotFoundError:
         return ""
-    return f" with uvloop {uvloop.__version__}"
 
 
 def _redis_version(url: str) -> str:

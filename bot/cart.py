@@ -8,7 +8,7 @@ dodged by waiting.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -71,7 +71,7 @@ def plan_comment(
             refused.append(Refusal(item.sku, wanted - allowed, _limit_reason(limit, current)))
         if allowed:
             adds.append((item.sku, allowed))
-            held[item.sku] = replace(current, reserved=current.reserved + allowed)
+            held[item.sku] = Holding(current.reserved + allowed, current.confirmed, current.waiting)
     return Plan(tuple(adds), tuple(cancels), tuple(refused)), held
 
 
@@ -86,9 +86,7 @@ def split_cancel(holding: Holding, quantity: int | None) -> tuple[int, int]:
 
 def _after_cancel(holding: Holding, quantity: int | None) -> Holding:
     from_waitlist, from_cart = split_cancel(holding, quantity)
-    return replace(
-        holding, waiting=holding.waiting - from_waitlist, reserved=holding.reserved - from_cart
-    )
+    return Holding(holding.reserved - from_cart, holding.confirmed, holding.waiting - from_waitlist)
 
 
 def _limit_reason(limit: int | None, holding: Holding) -> str:

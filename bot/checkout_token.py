@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from functools import lru_cache
 
 
 class InvalidToken(ValueError):
@@ -26,6 +27,8 @@ def read_token(token: str, secret: str) -> int:
     return order_id
 
 
+# A buyer's every reply in a live links to one order: its link is signed once while it is recent.
+@lru_cache(maxsize=4096)
 def checkout_url(public_url: str, order_id: int, secret: str) -> str:
     return f"{public_url}/checkout/{make_token(order_id, secret)}"
 

@@ -7,6 +7,7 @@ waitlist rows in bulk, then apply cancels, give freed stock to the waitlist, and
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -48,9 +49,9 @@ class _Batch:
     new_lines: list[tuple[int, str, int, Terms, int | None]] = field(default_factory=list)
     grown: list[tuple[int, str, int]] = field(default_factory=list)
 
-    def holdings(self, buyer: BuyerKey) -> dict[str, Holding]:
+    def holdings(self, buyer: BuyerKey, skus: Iterable[str]) -> dict[str, Holding]:
+        """What the buyer holds of each of `skus` (those their comments in the batch name)."""
         cart = self.carts[buyer]
-        skus = set(cart.lines) | set(cart.confirmed) | set(cart.waiting)
         return {
             sku: Holding(
                 cart.lines.get(sku, 0), cart.confirmed.get(sku, 0), cart.waiting.get(sku, 0)
@@ -129,7 +130,10 @@ async def place_orders(
 
 def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
     plans: dict[int, Plan] = {}
-    holdings = {buyer: batch.holdings(buyer) for buyer in {c.buyer for c in comments}}
+    named: dict[BuyerKey, set[str]] = defaultdict(set)
+    for c in comments:
+        named[c.buyer].update(item.sku for item in c.items)
+    holdings = {buyer: batch.holdings(buyer, skus) for buyer, skus in named.items()}
     for c in comments:
         known = [item for item in c.items if (c.live_id, item.sku) in batch.terms]
         limits = {item.sku: batch.terms[(c.live_id, item.sku)].max_per_buyer for item in known}
@@ -140,7 +144,7 @@ def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
             for item in c.items
             if (c.live_id, item.sku) not in batch.terms
         )
-        plans[c.comment_id] = replace(plan, refused=plan.refused + unknown)
+        plans[c.comment_id] = replace(plan, refused=plan.refused + unknown) if unknown else plan
     return plans
 
 

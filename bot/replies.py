@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.cart import Outcome
@@ -75,7 +76,7 @@ def order_reply(
     if outcome.nothing_to_cancel:
         lines.append(text["nothing"].format(skus=", ".join(outcome.nothing_to_cancel)))
     if cart:
-        until = hold_until.astimezone(ZoneInfo(timezone)).strftime("%m/%d %H:%M")
+        until = _local_time(hold_until, timezone)
         lines.append(text["cart"].format(total=_money(total), until=until))
     else:
         lines.append(text["empty"])
@@ -108,3 +109,9 @@ def _section(title: str, rows: Sequence[tuple[str, str, int, str]]) -> list[str]
 def _money(amount: Decimal) -> str:
     whole = amount == amount.to_integral_value()
     return f"{amount:,.0f}" if whole else f"{amount:,.2f}"
+
+
+@lru_cache(maxsize=64)
+def _local_time(moment: datetime, timezone: str) -> str:
+    # Carts opened in one batch share one hold time: formatted once, not once per reply.
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%m/%d %H:%M")
