@@ -120,6 +120,8 @@ def test_the_pipeline_benchmark_runs_livecarts_workers_to_the_last_comment() -> 
     assert set(rows) == {
         ("pipeline", "sql stock, sqlite record: batched comments/s"),
         ("pipeline", "redis stock, sqlite record: batched comments/s"),
+        ("pipeline", "sql stock, sqlite record: livecart CPU per comment"),
+        ("pipeline", "redis stock, sqlite record: livecart CPU per comment"),
     }
     for values in rows.values():
-        assert float(values[0].replace(",", "")) > 0
+        assert float(values[0].replace(",", "").removesuffix(" us")) > 0
