@@ -11,6 +11,9 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from benchmarks.figures import Figure, Target, table
+from benchmarks.ingest import RUN_ORDER
+from benchmarks.ingest import Result as IngestResult
+from benchmarks.ingest import _combined as combined_runs
 from bot.cli import bench
 from bot.cli.errors import CommandError
 from tests.cli import clean_env, livecart
@@ -125,3 +128,14 @@ def test_the_pipeline_benchmark_runs_livecarts_workers_to_the_last_comment() -> 
     }
     for values in rows.values():
         assert float(values[0].replace(",", "").removesuffix(" us")) > 0
+
+
+def test_ingest_modes_run_in_a_symmetric_order_and_combine_as_means() -> None:
+    # Symmetric: a machine that speeds up or slows down through the run moves both alike.
+    assert tuple(reversed(RUN_ORDER)) == RUN_ORDER
+    assert RUN_ORDER.count("ceiling") == RUN_ORDER.count("livecart") == 2
+    runs = [
+        IngestResult("sqlite", "livecart", 100.0, 1.0, 5.0, 0, 0),
+        IngestResult("sqlite", "livecart", 300.0, 3.0, 9.0, 2, -1),
+    ]
+    assert combined_runs(runs) == IngestResult("sqlite", "livecart", 200.0, 2.0, 9.0, 2, -1)
