@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import random
 import sys
@@ -55,7 +54,7 @@ class Result:
     seconds: float
     # CPU of this process (the workers, and SQLite's threads) while the comments went through:
     # a firmer figure than comments/s on a machine whose speed drifts.
-    cpu_seconds: float = math.nan
+    cpu_seconds: float
 
     @property
     def per_second(self) -> float:

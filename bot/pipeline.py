@@ -138,11 +138,9 @@ class Pipeline:
                 rows.append(row)
                 read[event.key] = (live, result)
             claimed = await store_processed(session, rows)
-            await self._processor.decide(
-                session, [(c, *read[(c.platform, c.comment_id, c.verb)]) for c in claimed], now
-            )
-        new = {(c.platform, c.comment_id, c.verb) for c in claimed}
-        return len(claimed), [key for key in dict.fromkeys(read) if key not in new]
+            await self._processor.decide(session, [(c, *read[c.key]) for c in claimed], now)
+        new = {c.key for c in claimed}
+        return len(claimed), [key for key in read if key not in new]
 
     async def store(
         self,

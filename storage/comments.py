@@ -68,6 +68,10 @@ class ClaimedComment:
     text: str | None
     received_at: datetime
 
+    @property
+    def key(self) -> CommentKey:
+        return (self.platform, self.comment_id, self.verb)
+
 
 _CLAIMED = (
     Comment.id,

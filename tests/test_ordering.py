@@ -23,8 +23,10 @@ from storage.models import (
 from storage.queue import QueuedDelivery
 from storage.stock import levels
 from storage.types import utcnow
-from tests.pipeline import PAGE, comment_changes, comment_on, start_test_live
+from tests.pipeline import PAGE, comment_changes, comment_on, drain, start_test_live
 from webhooks.envelope import check_envelope, read_delivery
+
+OTHER_VIDEO = "690891113070002"
 
 
 async def stock_of(runtime: Runtime, sku: str) -> tuple[int, int, int]:
@@ -107,6 +109,33 @@ async def test_a_comment_stored_by_an_unfinished_try_is_processed_when_it_comes_
     assert report.processed == 1
     assert await cart(runtime, "u1") == {"A2": 2}
     assert await count(runtime, Comment, Comment.status == "processed") == 1
+    assert len(await replies(runtime)) == 1
+
+
+async def test_a_comment_that_cannot_be_processed_is_kept_failed_and_its_batch_goes_on(
+    runtime: Runtime,
+) -> None:
+    broken = await start_test_live(runtime, video_id=OTHER_VIDEO)
+    await start_test_live(runtime)
+    async with runtime.sessions.begin() as session:  # a lineup no longer readable
+        await session.execute(update(Live).where(Live.id == broken).values(lineup_csv="sku\n"))
+    changes = comment_changes([("u1", "A2+1")], video_id=OTHER_VIDEO)
+    changes += comment_changes([("u2", "A2+1")], start=2)
+    await runtime.queue.put(signed_body(envelope("page", [(PAGE, changes)]), "x")[0])
+    await drain(runtime)
+    async with runtime.sessions() as session:
+        rows = (
+            await session.execute(
+                select(Comment.author_id, Comment.status, Comment.error).order_by(Comment.id)
+            )
+        ).all()
+    assert [(author, status) for author, status, _ in rows] == [
+        ("u1", "failed"),
+        ("u2", "processed"),
+    ]
+    assert rows[0][2]  # why, for `livecart replay`
+    assert await cart(runtime, "u2") == {"A2": 1}
+    assert await stock_of(runtime, "A2") == (30, 1, 29)
     assert len(await replies(runtime)) == 1
 
 
