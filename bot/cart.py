@@ -8,12 +8,10 @@ dodged by waiting.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Holding:
+class Holding(NamedTuple):
     reserved: int = 0
     confirmed: int = 0
     waiting: int = 0
@@ -23,22 +21,19 @@ class Holding:
         return self.reserved + self.confirmed + self.waiting
 
 
-@dataclass(frozen=True, slots=True)
-class Item:
+class Item(NamedTuple):
     action: Literal["add", "cancel"]
     sku: str
     quantity: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class Refusal:
+class Refusal(NamedTuple):
     sku: str
     quantity: int
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
-class Plan:
+class Plan(NamedTuple):
     """What one comment asks of the stock once the cart rules have spoken."""
 
     adds: tuple[tuple[str, int], ...] = ()
@@ -95,12 +90,11 @@ def _limit_reason(limit: int | None, holding: Holding) -> str:
     return f"limit {limit} per buyer"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """What happened to one order comment: the reply is written from this."""
 
     taken: tuple[tuple[str, int], ...] = ()
     waitlisted: tuple[tuple[str, int], ...] = ()
     refused: tuple[Refusal, ...] = ()
     cancelled: tuple[tuple[str, int], ...] = ()
-    nothing_to_cancel: tuple[str, ...] = field(default=())
+    nothing_to_cancel: tuple[str, ...] = ()

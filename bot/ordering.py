@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,8 +23,7 @@ from storage.stock import StockRequest
 from storage.stock_backends import Stock
 
 
-@dataclass(frozen=True, slots=True)
-class OrderComment:
+class OrderComment(NamedTuple):
     comment_id: int
     # The platform's id for the comment: its stock takes and releases are keyed by it, so every
     # try of one comment, whatever row id a rolled-back try gave it, takes its units once.
@@ -60,8 +60,7 @@ class _Batch:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class Placement:
+class Placement(NamedTuple):
     order_id: int | None
     outcome: Outcome
 
@@ -144,7 +143,7 @@ def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
             for item in c.items
             if (c.live_id, item.sku) not in batch.terms
         )
-        plans[c.comment_id] = replace(plan, refused=plan.refused + unknown) if unknown else plan
+        plans[c.comment_id] = plan._replace(refused=plan.refused + unknown) if unknown else plan
     return plans
 
 
@@ -252,8 +251,8 @@ async def _apply_cancels(
                 batch.touched_orders.add(cart.order_id)
             cancelled.append((sku, from_waitlist + from_cart))
         if cancelled or nothing:
-            outcomes[c.comment_id] = replace(
-                outcomes[c.comment_id], cancelled=tuple(cancelled), nothing_to_cancel=tuple(nothing)
+            outcomes[c.comment_id] = outcomes[c.comment_id]._replace(
+                cancelled=tuple(cancelled), nothing_to_cancel=tuple(nothing)
             )
     await session.flush()
     await orders.shrink_lines(session, shrink)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Action = Literal["add", "cancel"]
 Status = Literal["order", "review", "none"]
 CommentId = str | int | None
 
 
-@dataclass(frozen=True, slots=True)
-class OrderItem:
+# Built for every comment, so NamedTuples (parsers/tokens.py says why).
+class OrderItem(NamedTuple):
     action: Action
     sku: str
     quantity: int | None  # None on a cancel: all of it
@@ -25,8 +24,7 @@ class OrderItem:
         return {"action": self.action, "sku": self.sku, "quantity": self.quantity}
 
 
-@dataclass(frozen=True, slots=True)
-class ParseResult:
+class ParseResult(NamedTuple):
     status: Status
     items: tuple[OrderItem, ...] = ()
     reason: str = ""  # for review: a sentence for staff

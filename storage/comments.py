@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
+from typing import NamedTuple, Protocol, cast
 
 from sqlalchemy import Executable, Table, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,8 +51,7 @@ class CommentView(Protocol):
     def received_at(self) -> datetime: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ClaimedComment:
+class ClaimedComment(NamedTuple):
     """A stored comment as processing sees it (plain data: no ORM state to flush)."""
 
     id: int

@@ -6,7 +6,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,8 +23,7 @@ MEMBERS = cast(Table, Member.__table__)
 IDENTITIES = cast(Table, Identity.__table__)
 
 
-@dataclass(frozen=True, slots=True)
-class Buyer:
+class Buyer(NamedTuple):
     member_id: int
     identity_id: int
     blocked: bool

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,8 +33,7 @@ class CartState:
     waiting: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class Terms:
+class Terms(NamedTuple):
     """How a SKU sells in one live."""
 
     name: str
@@ -290,16 +289,14 @@ async def close_waiting(
         )
 
 
-@dataclass(frozen=True, slots=True)
-class LineSnapshot:
+class LineSnapshot(NamedTuple):
     sku: str
     name: str
     quantity: int
     unit_price: Decimal
 
 
-@dataclass(frozen=True, slots=True)
-class OrderSnapshot:
+class OrderSnapshot(NamedTuple):
     id: int
     live_id: int
     member_id: int

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, Text, bindparam, case, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -255,8 +255,7 @@ async def counts(session: AsyncSession) -> dict[tuple[str, str], int]:
 # --- staff alerts --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
+class Outgoing(NamedTuple):
     kind: str
     key: str
     partition: str

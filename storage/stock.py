@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import NamedTuple, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -25,8 +25,7 @@ MOVES = cast(Table, StockMove.__table__)
 _RETRIES = 8
 
 
-@dataclass(frozen=True, slots=True)
-class StockRequest:
+class StockRequest(NamedTuple):
     """`quantity` units of `sku` for one purpose; `ref` is its unique idempotency key."""
 
     ref: str

@@ -9,9 +9,9 @@ comment or a status change is described in `ignored` and otherwise left alone.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Platform = Literal["facebook", "instagram"]
 _OBJECTS: dict[str, Platform] = {"page": "facebook", "instagram": "instagram"}
@@ -25,8 +25,7 @@ class NotAnEnvelope(ValueError):
     """The body is JSON but not `{"object": ..., "entry": [...]}`."""
 
 
-@dataclass(frozen=True, slots=True)
-class CommentEvent:
+class CommentEvent(NamedTuple):
     platform: Platform
     field: str
     verb: str
@@ -58,7 +57,7 @@ class LiveStatusEvent:
 class Delivery:
     comments: tuple[CommentEvent, ...] = ()
     statuses: tuple[LiveStatusEvent, ...] = ()
-    ignored: tuple[str, ...] = field(default=())
+    ignored: tuple[str, ...] = ()
 
 
 def check_envelope(data: object) -> JsonMap:
