@@ -222,6 +222,19 @@ async def insert_new_rows(
     return await _insert(executor, table, rows, {}, True, tuple(returning))
 
 
+async def insert_returning(
+    executor: Executor,
+    table: Table,
+    rows: Sequence[Row],
+    returning: Sequence[Column],
+    *,
+    shared: Row | None = None,
+) -> list[tuple[object, ...]]:
+    """Insert `rows` as `insert_rows` does (a duplicate unique key raises) and return the
+    `returning` columns of each (in no promised order)."""
+    return await _insert(executor, table, rows, shared or {}, False, tuple(returning))
+
+
 async def _insert(
     executor: Executor,
     table: Table,
@@ -269,7 +282,7 @@ def _array_insert(
     skip_duplicates: bool,
     returning: tuple[Column, ...],
 ) -> Executable:
-    columns, position = _unnested(table, names)
+    columns, position = unnested(table, names)
     values = [
         *columns.values(),
         *(bindparam(f"_{name}", type_=table.c[name].type) for name in shared),
@@ -284,7 +297,7 @@ def _array_insert(
 
 @cache
 def _array_update(table: Table, key: str, names: tuple[str, ...]) -> Update:
-    columns, _ = _unnested(table, names)
+    columns, _ = unnested(table, names)
     changed = {name: columns[name] for name in names if name != key}
     return update(table).where(table.c[key] == columns[key]).values(changed)
 
@@ -296,7 +309,7 @@ def _update_by_key(table: Table, key: str, names: tuple[str, ...]) -> Update:
     return update(table).where(table.c[key] == bindparam(f"_{key}")).values(changed)
 
 
-def _unnested(
+def unnested(
     table: Table, names: Sequence[str]
 ) -> tuple[dict[str, ColumnElement[Any]], ColumnElement[int]]:
     """One array parameter per column (`_name`), unnested: each column's values by name, and

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from storage.db import among, dialect_of, insert_rows, key_chunks
+from storage.db import among, dialect_of, insert_returning, insert_rows, key_chunks
 from storage.models import Identity, Member, Order, OrderLine, WaitlistEntry
 from storage.orders import recompute_totals
 from storage.types import utcnow
@@ -41,34 +41,41 @@ async def ensure_buyers(
     missing = sorted(key for key in wanted if key not in found)
     if missing:
         now = utcnow()
-        created = await session.execute(
-            insert(MEMBERS).returning(MEMBERS.c.name, MEMBERS.c.id),
-            [{"name": wanted[key], "created_at": now, "updated_at": now} for key in missing],
+        created = await insert_returning(
+            session,
+            MEMBERS,
+            [{"name": wanted[key]} for key in missing],
+            (MEMBERS.c.name, MEMBERS.c.id),
+            shared={"created_at": now, "updated_at": now},
         )
         # RETURNING's row order is not promised (sorting it costs a statement per row on
         # SQLite); new members differ only by name, so any member of the right name will do.
         ids_by_name: dict[str | None, list[int]] = defaultdict(list)
-        for name, member_id in created.all():
+        for name, member_id in cast(list[tuple[str | None, int]], created):
             ids_by_name[name].append(member_id)
+        made = [ids_by_name[wanted[key]].pop() for key in missing]
         rows = [
             {
-                "member_id": ids_by_name[wanted[key]].pop(),
+                "member_id": member_id,
                 "platform": key[0],
                 "page_id": key[1],
                 "scoped_id": key[2],
                 "display_name": wanted[key],
                 "created_at": now,
             }
-            for key in missing
+            for key, member_id in zip(missing, made, strict=True)
         ]
         # A concurrent worker may have created the same identity: theirs wins, and the member
         # made for ours goes again (no one else can see it before we commit).
         await insert_rows(session, IDENTITIES, rows, skip_duplicates=True)
         found.update(await _find_buyers(session, missing))
-        made = {row["member_id"] for row in rows}
-        unused = made - {found[key].member_id for key in missing if key in found}
+        unused = set(made) - {found[key].member_id for key in missing if key in found}
         if unused:
-            await session.execute(delete(MEMBERS).where(MEMBERS.c.id.in_(sorted(unused))))
+            dialect = dialect_of(session)
+            unused_keys = [(member,) for member in sorted(unused)]
+            await session.execute(
+                delete(MEMBERS).where(among(dialect, (MEMBERS.c.id,), unused_keys))
+            )
     return found
 
 

@@ -9,10 +9,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.db import among, chunked, dialect_of, insert_rows, key_chunks
+from storage.db import among, chunked, dialect_of, insert_returning, insert_rows, key_chunks
 from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
 from storage.types import utcnow
 
@@ -120,23 +120,26 @@ async def open_orders(
     now = utcnow()
     # Keyed by (live, member), one new order each: RETURNING's row order is not promised (and
     # asking SQLAlchemy to sort it costs one statement per row on SQLite).
-    rows = await session.execute(
-        insert(ORDERS).returning(ORDERS.c.live_id, ORDERS.c.member_id, ORDERS.c.id),
+    rows = await insert_returning(
+        session,
+        ORDERS,
         [
-            {
-                "live_id": live,
-                "member_id": member,
-                "identity_id": identity,
-                "status": "reserved",
-                "total": Decimal(0),
-                "hold_until": hold_until,
-                "created_at": now,
-                "updated_at": now,
-            }
+            {"live_id": live, "member_id": member, "identity_id": identity}
             for (live, member), identity in buyers
         ],
+        (ORDERS.c.live_id, ORDERS.c.member_id, ORDERS.c.id),
+        shared={
+            "status": "reserved",
+            "total": Decimal(0),
+            "hold_until": hold_until,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
-    return {(live, member): order_id for live, member, order_id in rows.all()}
+    return {
+        (live, member): order_id
+        for live, member, order_id in cast(list[tuple[int, int, int]], rows)
+    }
 
 
 async def add_lines(
@@ -334,9 +337,10 @@ class OrderSnapshot(NamedTuple):
 
 async def snapshots(session: AsyncSession, order_ids: Iterable[int]) -> dict[int, OrderSnapshot]:
     """Orders with their lines and buyer, as replies, events and the API show them."""
-    ids = sorted(set(order_ids))
+    dialect = dialect_of(session)
     found: dict[int, OrderSnapshot] = {}
-    for chunk in chunked(ids, 500):
+    for chunk in key_chunks(dialect, sorted(set(order_ids)), 500):
+        keys = [(order,) for order in chunk]
         heads = (
             await session.execute(
                 select(
@@ -351,7 +355,7 @@ async def snapshots(session: AsyncSession, order_ids: Iterable[int]) -> dict[int
                     Identity.display_name,
                 )
                 .outerjoin(Identity, Identity.id == Order.identity_id)
-                .where(Order.id.in_(chunk))
+                .where(among(dialect, (Order.id,), keys))
             )
         ).all()
         lines: dict[int, list[LineSnapshot]] = defaultdict(list)
@@ -365,7 +369,7 @@ async def snapshots(session: AsyncSession, order_ids: Iterable[int]) -> dict[int
                     OrderLine.unit_price,
                 )
                 .join(Sku, Sku.sku == OrderLine.sku)
-                .where(OrderLine.order_id.in_(chunk), OrderLine.quantity > 0)
+                .where(among(dialect, (OrderLine.order_id,), keys), OrderLine.quantity > 0)
                 .order_by(OrderLine.id)
             )
         ).all():

@@ -115,6 +115,30 @@ async def test_first_come_first_served_within_a_batch_and_partial_takes(
     assert await counters(sessions, "A1") == (5, 5, 0)
 
 
+async def test_concurrent_batches_naming_many_skus_take_exactly_the_stock(
+    sessions: SessionFactory, stock_backend: Stock
+) -> None:
+    """Batches naming several SKUs, in any order, race for the last units of each: on
+    PostgreSQL the SKUs with enough go in one statement, the rest one by one; none deadlocks
+    and none oversells."""
+    skus = [f"S{n}" for n in range(6)]
+    for sku in skus:
+        await add_sku(sessions, sku, 10)
+    rng = random.Random(5)
+    batches = [rng.sample(skus, len(skus)) for _ in range(40)]
+
+    async def take(n: int, named: list[str]) -> dict[str, int]:
+        async with sessions.begin() as session:
+            requests = [StockRequest(f"b{n}:{sku}", sku, 1 + n % 2) for sku in named]
+            return await stock_backend.reserve(session, requests)
+
+    granted = await asyncio.gather(*(take(n, named) for n, named in enumerate(batches)))
+    for sku in skus:
+        assert sum(g[f"b{n}:{sku}"] for n, g in enumerate(granted)) == 10
+        assert await counters(sessions, sku) == (10, 10, 0)
+        assert await ledger(sessions, sku) == (10, 10, 0)
+
+
 async def test_release_and_sell_move_units_and_the_ledger_follows(
     sessions: SessionFactory, stock_backend: Stock
 ) -> None:
