@@ -186,9 +186,10 @@ async def remove_line(
     line_id, quantity = line.id, line.quantity
     await orders.shrink_lines(session, [(order_id, sku, quantity)])
     await _stop_waiting(session, order.live_id, order.member_id, sku)
-    await stock.release(
-        session, [StockRequest(f"o{order_id}:line{line_id}", sku, quantity)], "remove"
-    )
+    # Its own ref per removal: SQLite gives a line ordered again after a removal the removed
+    # line's id, and a second tap never gets here (the line is gone).
+    removal = f"o{order_id}:line{line_id}:{uuid.uuid4().hex[:12]}"
+    await stock.release(session, [StockRequest(removal, sku, quantity)], "remove")
     carts_before = await _open_carts_waiting_for(session, sku)
     filled = await fill_waitlist(session, stock, [sku], now=now, hold_for=hold_for)
     await orders.recompute_totals(session, filled | {order_id})

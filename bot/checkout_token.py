@@ -7,6 +7,8 @@ import hashlib
 import hmac
 from functools import lru_cache
 
+from storage.types import typed_id
+
 
 class InvalidToken(ValueError):
     pass
@@ -19,9 +21,9 @@ def make_token(order_id: int, secret: str) -> str:
 def read_token(token: str, secret: str) -> int:
     """The order id the token names; InvalidToken when it was not made with `secret`."""
     order_part, _, signature = token.partition("-")
-    if not order_part.isdigit() or not signature:
+    order_id = typed_id(order_part)
+    if order_id is None or not signature or not signature.isascii():
         raise InvalidToken("malformed checkout token")
-    order_id = int(order_part)
     if not hmac.compare_digest(signature, _signature(order_id, secret)):
         raise InvalidToken("checkout token signature does not match")
     return order_id

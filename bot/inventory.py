@@ -33,6 +33,10 @@ class UnknownSku(LookupError):
     pass
 
 
+class KeyReused(ValueError):
+    """The idempotency key was applied before, to another SKU or by another delta."""
+
+
 def _reference(adjustment: Adjustment) -> str:
     return f"key:{adjustment.idempotency_key}"
 
@@ -47,14 +51,23 @@ async def adjust(
 ) -> Adjusted:
     """Apply once per idempotency key; units that arrive go to the waitlist first.
 
-    Raises UnknownSku, or stock.StockRefused when reserved or sold units would be lost."""
-    earlier = await session.scalar(
-        select(StockMove.on_hand_delta).where(
-            StockMove.reference == f"adjust:{_reference(adjustment)}"
+    Raises UnknownSku, KeyReused, or stock.StockRefused when reserved or sold units would be
+    lost."""
+    earlier = (
+        await session.execute(
+            select(StockMove.sku, StockMove.on_hand_delta).where(
+                StockMove.reference == f"adjust:{_reference(adjustment)}"
+            )
         )
-    )
+    ).first()
     if earlier is not None:
-        return Adjusted(applied=False, change=earlier)
+        sku, change = earlier
+        if sku != adjustment.sku or adjustment.delta not in (None, change):
+            raise KeyReused(
+                f"idempotency_key {adjustment.idempotency_key!r} already changed {sku} "
+                f"by {change:+d}"
+            )
+        return Adjusted(applied=False, change=change)
     if await session.get(Sku, adjustment.sku) is None:
         raise UnknownSku(adjustment.sku)
     change = await stock.adjust_on_hand(

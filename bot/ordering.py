@@ -311,7 +311,7 @@ async def fill_waitlist(
     for buyer, order_id in created.items():
         batch.carts[buyer].order_id = order_id
     for entry, units in filled:
-        _add_to_cart(batch, (entry.live_id, entry.member_id), entry.sku, units, None)
+        _add_to_cart(batch, (entry.live_id, entry.member_id), entry.sku, units, entry.comment_id)
         _mark_filled(entry, units)
     await orders.add_lines(
         session,

@@ -45,7 +45,7 @@ from webhooks.envelope import (
 log = logging.getLogger("livecart.pipeline")
 # A batch that loses a race with a concurrent one (PostgreSQL, several workers: a deadlock, or
 # both opening one buyer's cart) runs again whole, this many times in all, before its comments
-# are tried one by one.
+# are tried one by one (each as many times).
 RACE_ATTEMPTS = 4
 RACE_PAUSE = 0.05
 
@@ -171,27 +171,34 @@ class Pipeline:
         """Process the comments among `keys` that no one has processed yet."""
         if not keys:
             return 0
-        for attempt in range(1, RACE_ATTEMPTS + 1):
-            try:
-                return await self._claim_and_process(keys)
-            except Exception as error:
-                if not lost_a_race(error) or attempt == RACE_ATTEMPTS:
-                    log.exception("processing a batch of %d comments failed; isolating", len(keys))
-                    break
-                # Rolled back whole, and stock takes are keyed by comment: running it again
-                # takes nothing twice. A random pause keeps the two racers from meeting again.
-                log.info("a batch of %d comments lost a race with another; again", len(keys))
-                await asyncio.sleep(random.uniform(0, RACE_PAUSE * attempt))  # noqa: S311 - jitter, not a secret
+        try:
+            return await self._claim_and_process_racing(keys)
+        except Exception:
+            log.exception("processing a batch of %d comments failed; isolating", len(keys))
         return sum([await self._process_alone(key) for key in keys])
 
     async def _process_alone(self, key: CommentKey) -> int:
         try:
-            return await self._claim_and_process([key])
+            return await self._claim_and_process_racing([key])
         except Exception as error:
             log.exception("comment %s could not be processed; kept for `livecart replay`", key[1])
             async with self._writers.turn(), self._sessions.begin() as session:
                 await mark_failed(session, key, f"{type(error).__name__}: {error}")
             return 0
+
+    async def _claim_and_process_racing(self, keys: Sequence[CommentKey]) -> int:
+        """`_claim_and_process`, run again while it loses races with concurrent batches."""
+        for attempt in range(1, RACE_ATTEMPTS):
+            try:
+                return await self._claim_and_process(keys)
+            except Exception as error:
+                if not lost_a_race(error):
+                    raise
+                # Rolled back whole, and stock takes are keyed by comment: running it again
+                # takes nothing twice. A random pause keeps the two racers from meeting again.
+                log.info("%d comment(s) lost a race with another batch; again", len(keys))
+                await asyncio.sleep(random.uniform(0, RACE_PAUSE * attempt))  # noqa: S311 - jitter, not a secret
+        return await self._claim_and_process(keys)
 
     async def _claim_and_process(self, keys: Sequence[CommentKey]) -> int:
         """One transaction: claim the unprocessed comments among `keys` and process them."""

@@ -28,8 +28,9 @@ RETRY_PAUSE = 1.0
 
 
 def consumer_name(index: int) -> str:
-    """Unique per process, so a dead process's pending entries are claimable by others."""
-    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}-{index}"
+    """Unique per process, so a dead process's pending entries are claimable by others (at
+    most 64 characters, the inbox's `claimed_by`, whatever the host's name)."""
+    return f"{socket.gethostname()[:32]}-{os.getpid()}-{uuid.uuid4().hex[:6]}-{index}"
 
 
 async def consume(

@@ -300,7 +300,8 @@ class OrderLine(Base):
     sku: Mapped[str] = mapped_column(ForeignKey("skus.sku"))
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price: Mapped[Decimal] = mapped_column(Money())
-    # The comment that made the line (null when staff or the waitlist made it).
+    # The comment that made the line (a waitlist fill's: the comment that waited; null when
+    # staff made it).
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id"))
     created_at: Mapped[datetime] = _created()
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

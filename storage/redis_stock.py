@@ -21,22 +21,26 @@ from storage.stock import AVAILABLE, StockRequest, by_sku
 
 NOT_LOADED = -1
 
-# A take's ref is remembered for two days (172800 s) for idempotency: far longer than any retry.
+# What each ref holds is remembered for two days (172800 s), so a batch run again after a
+# rollback takes nothing twice: asking again with a ref tops its units up to the quantity asked
+# (or gives back what it holds beyond it). A ref that holds nothing is not remembered: a
+# waitlist entry offered nothing now must get the next unit that comes back.
 TAKE = """
 local available = redis.call('GET', KEYS[1])
 if not available then return {-1} end
 available = tonumber(available)
 local granted = {}
 for i = 1, #ARGV, 2 do
-  local before = redis.call('HGET', KEYS[2], ARGV[i])
-  if before then
-    granted[#granted + 1] = tonumber(before)
-  else
-    local take = math.min(tonumber(ARGV[i + 1]), math.max(available, 0))
-    available = available - take
-    redis.call('HSET', KEYS[2], ARGV[i], take)
-    granted[#granted + 1] = take
+  local ref, want = ARGV[i], tonumber(ARGV[i + 1])
+  local held = tonumber(redis.call('HGET', KEYS[2], ref) or 0)
+  local take = math.min(want, held + math.max(available, 0))
+  available = available - (take - held)
+  if take > 0 then
+    redis.call('HSET', KEYS[2], ref, take)
+  elseif held > 0 then
+    redis.call('HDEL', KEYS[2], ref)
   end
+  granted[#granted + 1] = take
 end
 redis.call('SET', KEYS[1], available)
 redis.call('EXPIRE', KEYS[2], 172800)

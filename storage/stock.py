@@ -187,25 +187,34 @@ async def adjust_on_hand(
     """Change what is on hand (a shop sale, a restock, a count); returns the change applied.
 
     Raises StockRefused when fewer units would be on hand than are reserved and sold."""
-    row = (
-        await session.execute(
-            select(Sku.on_hand, Sku.reserved + Sku.sold).where(Sku.sku == sku).with_for_update()
+    for _ in range(_RETRIES):
+        row = (
+            await session.execute(
+                select(Sku.on_hand, Sku.reserved + Sku.sold).where(Sku.sku == sku).with_for_update()
+            )
+        ).one()
+        current, committed = row
+        change = (on_hand - current) if on_hand is not None else (delta or 0)
+        if current + change < committed:
+            free = max(current - committed, 0)
+            raise StockRefused(
+                f"{sku} has {free} unit(s) not reserved or sold; it cannot lose {-change}"
+            )
+        # Only from the stock just read: SQLite reads outside the write transaction, so a
+        # batch may have reserved units (or a count set on-hand) in between.
+        updated = await session.execute(
+            update(Sku)
+            .where(
+                Sku.sku == sku,
+                Sku.on_hand == current,
+                Sku.on_hand + change >= Sku.reserved + Sku.sold,
+            )
+            .values(on_hand=Sku.on_hand + change)
         )
-    ).one()
-    current, committed = row
-    change = (on_hand - current) if on_hand is not None else (delta or 0)
-    if current + change < committed:
-        free = max(current - committed, 0)
-        raise StockRefused(
-            f"{sku} has {free} unit(s) not reserved or sold; it cannot lose {-change}"
-        )
-    await session.execute(
-        update(Sku)
-        .where(Sku.sku == sku, Sku.on_hand + change >= Sku.reserved + Sku.sold)
-        .values(on_hand=Sku.on_hand + change)
-    )
-    await record(session, [(sku, reason, reference, change, 0, 0)], note=note)
-    return change
+        if updated.rowcount == 1:  # type: ignore[attr-defined]
+            await record(session, [(sku, reason, reference, change, 0, 0)], note=note)
+            return change
+    raise StockRefused(f"{sku}'s stock kept changing while it was adjusted; nothing changed")
 
 
 async def record(

@@ -52,3 +52,16 @@ class Money(TypeDecorator[Decimal]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+# Ids are 64-bit on PostgreSQL (BIGINT): a bigger number names no row.
+LARGEST_ID = 2**63 - 1
+
+
+def typed_id(raw: str) -> int | None:
+    """The row id a person or a link typed (`42`), or None when it cannot name a row: not plain
+    ASCII digits (`²` is a digit to `str.isdigit`, not to `int`), or beyond a 64-bit id."""
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 19:
+        return None
+    value = int(raw)
+    return value if value <= LARGEST_ID else None

@@ -164,7 +164,21 @@ async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: R
     await comment_on(runtime, [("u3", "取消C7")], start=100)
     assert await cart(runtime, "u3") == {}
     assert await cart(runtime, "u15") == {"C7": 1}  # first in the queue
+    async with runtime.sessions() as session:
+        made_by = await session.scalars(
+            select(Comment.author_id)
+            .select_from(OrderLine)
+            .join(Comment, Comment.id == OrderLine.comment_id, isouter=True)
+            .where(OrderLine.sku == "C7")
+        )
+        # The line the waitlist made remembers the comment that waited.
+        assert sorted(map(str, made_by)) == sorted(f"u{n}" for n in range(16) if n != 3)
     assert await cart(runtime, "u16") == {}
+    assert await stock_of(runtime, "C7") == (15, 15, 0)
+    # u16 was offered nothing by the first fill; the next unit that comes back is theirs.
+    await comment_on(runtime, [("u4", "取消C7")], start=200)
+    assert await cart(runtime, "u16") == {"C7": 1}
+    assert await count(runtime, WaitlistEntry, WaitlistEntry.status == "waiting") == 0
     assert await stock_of(runtime, "C7") == (15, 15, 0)
 
 

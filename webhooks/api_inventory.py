@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
-from bot.inventory import Adjustment, UnknownSku, adjust
+from bot.inventory import Adjustment, KeyReused, UnknownSku, adjust
 from storage.stock import StockRefused, levels
 from storage.types import utcnow
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, JsonObject, json_body, json_response
+
+log = logging.getLogger("livecart.web")
+RACE_ATTEMPTS = 4
 
 
 async def list_stock(request: web.Request) -> web.Response:
@@ -33,23 +38,28 @@ async def list_stock(request: web.Request) -> web.Response:
 async def adjust_stock(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     adjustment = _adjustment(await json_body(request))
-    try:
-        async with runtime.sessions.begin() as session:
-            result = await adjust(
-                session,
-                runtime.stock,
-                adjustment,
-                now=utcnow(),
-                hold_for=runtime.settings.hold_for,
-            )
-    except UnknownSku:
-        raise BadRequest(f"There is no SKU {adjustment.sku}.", status=404) from None
-    except StockRefused as refused:
-        raise BadRequest(f"Refused: {refused}.", status=409) from None
-    except IntegrityError:
-        # The same key arrived twice at once and the other request applied it.
-        return json_response({"sku": adjustment.sku, "applied": False})
-    if result.applied:
+    for attempt in range(1, RACE_ATTEMPTS + 1):
+        try:
+            async with runtime.sessions.begin() as session:
+                result = await adjust(
+                    session,
+                    runtime.stock,
+                    adjustment,
+                    now=utcnow(),
+                    hold_for=runtime.settings.hold_for,
+                )
+            break
+        except UnknownSku:
+            raise BadRequest(f"There is no SKU {adjustment.sku}.", status=404) from None
+        except (StockRefused, KeyReused) as refused:
+            raise BadRequest(f"Refused: {refused}.", status=409) from None
+        except IntegrityError as error:
+            # The same key applied by a request running beside this one, or a cart opened by
+            # a batch beside the waitlist fill: the next try finds out which.
+            if attempt == RACE_ATTEMPTS:
+                raise
+            log.info("an adjustment of %s lost a race (%s); again", adjustment.sku, error.orig)
+    if result.applied or attempt > 1:  # a try rolled back may have moved Redis's counter
         await runtime.stock.restocked([adjustment.sku])
     async with runtime.sessions() as session:
         (level,) = await levels(session, [adjustment.sku])

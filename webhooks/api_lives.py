@@ -11,6 +11,7 @@ from bot.checkout_token import checkout_url
 from bot.live_sessions import LiveRefused, LiveSpec
 from storage.models import Comment, Live, Order, OrderLine
 from storage.orders import snapshots
+from storage.types import typed_id
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, JsonObject, json_body, json_response
 
@@ -134,7 +135,8 @@ async def live_json(session: AsyncSession, live: Live) -> JsonObject:
 
 async def _live(session: AsyncSession, request: web.Request) -> Live:
     raw = request.match_info["live_id"]
-    live = await session.get(Live, int(raw)) if raw.isdigit() else None
+    live_id = typed_id(raw)
+    live = await session.get(Live, live_id) if live_id is not None else None
     if live is None:
         raise BadRequest(f"There is no live {raw}.", status=404)
     return live

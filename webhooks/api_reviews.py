@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.processing import CommentProcessor
 from bot.reviews import REJECT, ReviewRefused, UnknownReview, decide, describe, open_reviews
-from storage.types import utcnow
+from storage.types import typed_id, utcnow
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, json_body, json_response
 
@@ -49,7 +49,7 @@ async def decide_review(request: web.Request) -> web.Response:
             decided = await decide(
                 session,
                 processor,
-                int(raw) if raw.isdigit() else -1,
+                -1 if (review_id := typed_id(raw)) is None else review_id,
                 choice,
                 staff.strip(),
                 now=utcnow(),

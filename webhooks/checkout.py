@@ -31,6 +31,7 @@ from bot.checkout_token import InvalidToken, read_token
 from bot.runtime import Runtime
 from storage.types import utcnow
 from webhooks.keys import RUNTIME
+from webhooks.responses import form_fields
 
 log = logging.getLogger("livecart.checkout")
 
@@ -248,8 +249,7 @@ def _order_id(request: web.Request) -> int | None:
 
 async def _checked_form(request: web.Request, order_id: int) -> dict[str, str] | web.Response:
     """The posted fields, or a 403 page when the CSRF token is missing or wrong."""
-    posted = await request.post()
-    form = {key: value for key, value in posted.items() if isinstance(value, str)}
+    form = await form_fields(request)
     nonce = request.cookies.get(CSRF_COOKIE, "")
     secret = request.app[RUNTIME].checkout_secret
     if _NONCE.fullmatch(nonce) and csrf_matches(secret, order_id, nonce, form.get(CSRF_FIELD, "")):

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import html
 import logging
 import secrets
 
-import facebook
+import orjson
 from aiohttp import web
 
 from storage.privacy import deletion_status, forget_person
 from webhooks.keys import RUNTIME
-from webhooks.responses import error
+from webhooks.responses import error, form_fields
 
 log = logging.getLogger("livecart.webhooks")
 
@@ -21,21 +24,40 @@ class BadSignedRequest(ValueError):
 
 
 def read_signed_request(signed_request: str, app_secret: str) -> dict[str, object]:
-    """facebook-sdk's parser, made total: every bad input is a BadSignedRequest."""
+    """The payload of Meta's `<sig>.<payload>` (both base64url, unpadded); BadSignedRequest for
+    anything else. Not facebook-sdk's parser: it compares the signature with `!=`, and its
+    time tells a forger how much of a guess was right."""
+    signature_text, dot, payload_text = signed_request.partition(".")
     try:
-        payload = facebook.parse_signed_request(signed_request, app_secret)
-    except (ValueError, TypeError, AttributeError, UnicodeError) as problem:
-        raise BadSignedRequest("the signed_request is malformed") from problem
-    if not isinstance(payload, dict):
+        signature = _unpadded_b64url(signature_text)
+    except ValueError:
+        signature = b""
+    if not dot or not signature or not payload_text.isascii():
+        raise BadSignedRequest("the signed_request is malformed")
+    expected = hmac.new(app_secret.encode(), payload_text.encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, expected):
         raise BadSignedRequest("the signed_request's signature does not match")
+    # Read only once it is known to be Meta's.
+    try:
+        payload = orjson.loads(_unpadded_b64url(payload_text))
+    except (ValueError, orjson.JSONDecodeError):
+        raise BadSignedRequest("the signed_request is malformed") from None
+    if not isinstance(payload, dict) or payload.get("algorithm") != "HMAC-SHA256":
+        raise BadSignedRequest("the signed_request is not signed with HMAC-SHA256")
     return payload
+
+
+def _unpadded_b64url(text: str) -> bytes:
+    if not text.isascii():
+        raise ValueError("not base64url")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 async def _signed_payload(request: web.Request) -> dict[str, object] | web.Response:
     app_secret = request.app[RUNTIME].settings.meta_app_secret
     if app_secret is None:
         return error(403, "Signed requests cannot be verified: the app secret is not configured.")
-    form = await request.post()
+    form = await form_fields(request)
     signed_request = form.get("signed_request")
     if not isinstance(signed_request, str) or not signed_request:
         return error(400, "The form has no signed_request field.")

@@ -33,3 +33,12 @@ async def json_body(request: web.Request) -> JsonObject:
     if not isinstance(data, dict):
         raise BadRequest("The body must be a JSON object.")
     return data
+
+
+async def form_fields(request: web.Request) -> dict[str, str]:
+    """The request's form fields (files left out), or BadRequest when it is no readable form."""
+    try:
+        posted = await request.post()
+    except ValueError:  # a multipart body without its boundary, say
+        raise BadRequest("The body is not a readable form.") from None
+    return {key: value for key, value in posted.items() if isinstance(value, str)}

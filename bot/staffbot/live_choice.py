@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Live
+from storage.types import typed_id
 
 ON_AIR = ("live",)
 NOT_CLOSED = ("live", "replay")
@@ -53,8 +54,9 @@ async def choose_live(
 
 def live_id_arg(args: Sequence[str]) -> tuple[int | None, list[str]]:
     """A leading number is a live id when more arguments follow it (`/now 3 A1`)."""
-    if len(args) >= 2 and args[0].isdigit():
-        return int(args[0]), list(args[1:])
+    live_id = typed_id(args[0]) if len(args) >= 2 else None
+    if live_id is not None:
+        return live_id, list(args[1:])
     return None, list(args)
 
 

@@ -185,6 +185,9 @@ async def test_a_tampered_link_shows_the_error_page(
         link.replace(f"/{order_part}-", f"/{int(order_part) + 1}-"),  # another order's id
         f"{base_url}/checkout/{order_part}",  # cut off
         f"{base_url}/checkout/<script>alert(1)</script>",
+        f"{base_url}/checkout/%C2%B2-{signature}",  # a digit to str.isdigit, not to int
+        f"{base_url}/checkout/{order_part}-%C3%A9",  # not ASCII
+        f"{base_url}/checkout/99999999999999999999-{signature}",  # beyond any id
     ):
         answered = await page.goto(tampered)
         assert answered is not None and answered.status == 404, tampered

@@ -94,6 +94,23 @@ async def test_removing_with_nobody_waiting_makes_the_stock_available(runtime: R
     assert await stock_of(runtime, "A2") == (30, 30, 0)
 
 
+async def test_a_line_ordered_again_after_its_removal_can_be_removed_again(
+    runtime: Runtime,
+) -> None:
+    live = await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "B3+1"), ("u1", "A2+2")])
+    order = await open_order(runtime, "u1", live)
+    assert await remove(runtime, order, "A2")
+    # SQLite gives the new line the removed one's id: each removal is its own ledger entry.
+    await comment_on(runtime, [("u1", "A2+1")], start=10)
+    assert await lines_of(runtime, order) == {"B3": 1, "A2": 1}
+    assert await remove(runtime, order, "A2")
+    assert await lines_of(runtime, order) == {"B3": 1}
+    assert await stock_of(runtime, "A2") == (30, 0, 0)
+    await comment_on(runtime, [("u2", "A2+30")], start=20)  # Redis got both units back too
+    assert await stock_of(runtime, "A2") == (30, 30, 0)
+
+
 async def test_confirm_sells_the_reserved_stock_and_tells_the_store(runtime: Runtime) -> None:
     live = await start_test_live(runtime)
     await comment_on(runtime, [(f"x{n}", "C7+1") for n in range(15)])

@@ -2,12 +2,13 @@
 
 import asyncio
 import random
+import sqlite3
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from storage import stock
@@ -195,6 +196,58 @@ async def test_a_repeated_take_ref_takes_nothing_twice_in_redis(
     assert first == again == {"c1": 2}
     assert (await gate.counters(["A2"]))["A2"] == 1
     await redis.aclose()
+
+
+async def test_a_take_ref_holds_only_what_it_was_last_granted_in_redis(
+    sessions: SessionFactory, redis_url: str, redis_prefix: str
+) -> None:
+    await add_sku(sessions, "A2", 3)
+    redis = connect_redis(redis_url)
+    gate = RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
+    assert await gate.take([StockRequest("c1", "A2", 3), StockRequest("w1", "A2", 1)]) == {
+        "c1": 3,
+        "w1": 0,
+    }
+    await gate.give_back([StockRequest("c1", "A2", 1)], "cancel")
+    # Offered nothing before, so nothing was remembered: the unit that came back is w1's.
+    assert await gate.take([StockRequest("w1", "A2", 1)]) == {"w1": 1}
+    # Asked again for less (a batch run again after a cancel): the rest goes back.
+    assert await gate.take([StockRequest("c1", "A2", 2)]) == {"c1": 2}
+    assert (await gate.counters(["A2"]))["A2"] == 1
+    # And for more: topped up from what is free, never twice.
+    assert await gate.take([StockRequest("c1", "A2", 5)]) == {"c1": 3}
+    assert (await gate.counters(["A2"]))["A2"] == 0
+    await redis.aclose()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_an_adjustment_rechecks_units_reserved_after_it_read_the_stock(
+    database_url: str,
+) -> None:
+    """SQLite reads outside the write transaction: a batch can reserve units between an
+    adjustment's read of the stock and its update."""
+    engine = create_engine(database_url)
+    sessions = session_factory(engine)
+    await add_sku(sessions, "B3", 4)
+    path = database_url.removeprefix("sqlite+aiosqlite:///")
+    raced: list[str] = []
+
+    def reserve_in_between(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if statement.startswith("UPDATE skus SET on_hand") and not raced:
+            raced.append(statement)
+            with sqlite3.connect(path) as other:
+                other.execute("UPDATE skus SET reserved = reserved + 3 WHERE sku = 'B3'")
+
+    event.listen(engine.sync_engine, "before_cursor_execute", reserve_in_between)
+    with pytest.raises(StockRefused, match="1 unit"):
+        async with sessions.begin() as session:
+            await stock.adjust_on_hand(
+                session, "B3", delta=-2, on_hand=None, reference="pos-2", reason="adjust"
+            )
+    assert raced
+    assert await counters(sessions, "B3") == (4, 3, 0)
+    assert await ledger(sessions, "B3") == (4, 0, 0)  # nothing recorded that did not happen
+    await engine.dispose()
 
 
 async def test_adjustments_cannot_take_reserved_units(sessions: SessionFactory) -> None:

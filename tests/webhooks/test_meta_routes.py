@@ -18,6 +18,7 @@ from storage.models import Comment
 from tests.conftest import APP_SECRET, VERIFY_TOKEN
 from tests.pipeline import drain
 from webhooks.app import build_app
+from webhooks.meta import MAX_BODY
 
 PAGE, VIDEO = "370873143344730", "690891113073877"
 
@@ -146,6 +147,25 @@ async def test_a_2_mib_body_is_413(client: TestClient[object, object], runtime: 
     assert status == 413
     assert "1 MiB" in text
     assert await runtime.queue.depth() == 0
+
+
+async def test_a_chunked_body_one_byte_over_1_mib_is_413(
+    client: TestClient[object, object], runtime: Runtime
+) -> None:
+    """Without a Content-Length only the bytes read can tell; aiohttp alone lets one through."""
+    empty = len(signed_body(envelope("page", [(PAGE, [comment(1, "")])]), APP_SECRET)[0])
+    for size, status in ((MAX_BODY + 1, 413), (MAX_BODY, 200)):
+        payload = envelope("page", [(PAGE, [comment(1, "x" * (size - empty))])])
+        body, signed = signed_body(payload, APP_SECRET)
+        assert len(body) == size
+
+        async def chunks(body: bytes = body) -> AsyncIterator[bytes]:
+            yield body[: len(body) // 2]
+            yield body[len(body) // 2 :]
+
+        response = await client.post("/webhooks/meta", data=chunks(), headers=signed)
+        assert response.status == status, size
+    assert await runtime.queue.depth() == 1
 
 
 async def test_batches_duplicates_and_every_shape_are_stored_once(

@@ -1,5 +1,6 @@
 """The staff API of contract.md on the real app: lives, orders, inventory."""
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -98,6 +99,15 @@ async def test_bad_live_requests_say_what_is_wrong(
 
 async def test_unknown_lives_and_keywords(client: Client) -> None:
     assert (await client.get("/api/lives/999", headers=AUTH)).status == 404
+    for odd in ("%C2%B2", "99999999999999999999999", "-1"):
+        for path in (f"/api/lives/{odd}", f"/api/lives/{odd}/orders", f"/api/lives/{odd}/report"):
+            response = await client.get(path, headers=AUTH)
+            assert response.status == 404, path
+            assert "There is no live" in (await response.json())["error"]
+        review = await client.post(
+            f"/api/reviews/{odd}", headers=AUTH, json={"choice": "reject", "staff": "Mei"}
+        )
+        assert review.status == 404, odd
     live = await start(client)
     response = await client.post(
         f"/api/lives/{live['id']}/current", headers=AUTH, json={"keyword": "Z9"}
@@ -128,6 +138,13 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
     again = await (await client.post("/api/inventory/adjust", headers=AUTH, json=restock)).json()
     assert first["applied"] and not again["applied"]
     assert (first["on_hand"], first["reserved"], first["available"]) == (11, 10, 1)
+    for reused, says in (
+        ({**restock, "sku": "A2"}, "APPLE-BOX by +3"),
+        ({**restock, "delta": 4}, "+3"),
+    ):
+        response = await client.post("/api/inventory/adjust", headers=AUTH, json=reused)
+        assert response.status == 409
+        assert says in (await response.json())["error"]
     sale = {"sku": "APPLE-BOX", "delta": -2, "reason": "shop sale", "idempotency_key": "pos-9"}
     refused = await client.post("/api/inventory/adjust", headers=AUTH, json=sale)
     assert refused.status == 409
@@ -140,3 +157,17 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
         response = await client.post("/api/inventory/adjust", headers=AUTH, json=body)
         assert response.status in (400, 404)
         assert says in (await response.json())["error"]
+
+
+async def test_one_key_sent_at_once_by_several_requests_is_applied_once(
+    client: Client, runtime: Runtime
+) -> None:
+    await start(client)
+    restock = {"sku": "A2", "delta": 5, "reason": "restock", "idempotency_key": "po-race"}
+    responses = await asyncio.gather(
+        *(client.post("/api/inventory/adjust", headers=AUTH, json=restock) for _ in range(8))
+    )
+    assert [response.status for response in responses] == [200] * 8
+    bodies = [await response.json() for response in responses]
+    assert sorted(body["applied"] for body in bodies) == [False] * 7 + [True]
+    assert {(body["change"], body["on_hand"]) for body in bodies} == {(5, 35)}

@@ -12,20 +12,21 @@ from bot.staffbot.context import StaffContext
 from bot.staffbot.live_choice import ON_AIR, NoLiveChosen, choose_live
 from bot.staffbot.replying import answer, shop_time
 from storage.models import Live
+from storage.types import typed_id
 
 USAGE = "/end LIVE_ID"
 
 
 async def end_live(update: Update, context: StaffContext) -> None:
     args = context.args or []
-    if len(args) > 1 or (args and not args[0].isdigit()):
+    if len(args) > 1 or (args and typed_id(args[0]) is None):
         await answer(update, context, f"Name the live by its number: {USAGE} (/lives lists them)")
         return
     settings = context.runtime.settings
     async with context.runtime.sessions.begin() as session:
         try:
             live = await choose_live(
-                session, int(args[0]) if args else None, statuses=ON_AIR, usage=USAGE
+                session, typed_id(args[0]) if args else None, statuses=ON_AIR, usage=USAGE
             )
             _refuse_unless_on_air(live, settings.shop_timezone)
             live_sessions.end(live, settings.replay_window)

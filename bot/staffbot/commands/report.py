@@ -15,6 +15,7 @@ from bot.staffbot.replying import answer
 from bot.staffbot.report_text import report_text
 from bot.staffbot.telegram_calls import with_retries
 from storage.reports import report_rows
+from storage.types import typed_id
 
 log = logging.getLogger("livecart.staffbot")
 USAGE = "/report LIVE_ID"
@@ -23,11 +24,11 @@ MAX_CAPTION = 1024  # Telegram's limit for a photo's caption
 
 async def send_report(update: Update, context: StaffContext) -> None:
     args = context.args or []
-    if len(args) > 1 or (args and not args[0].isdigit()):
+    if len(args) > 1 or (args and typed_id(args[0]) is None):
         await answer(update, context, f"Name the live by its number: {USAGE} (/lives lists them)")
         return
     try:
-        report = await _report(context, int(args[0]) if args else None)
+        report = await _report(context, typed_id(args[0]) if args else None)
     except NoLiveChosen as refused:
         await answer(update, context, str(refused))
         return
