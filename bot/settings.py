@@ -20,6 +20,8 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///livecart.db"
 _DURATION_PART = re.compile(r"(\d+)\s*(d|h|m|s)", re.IGNORECASE)
 _DURATION_WHOLE = re.compile(r"(?:\s*\d+\s*[dhms]\s*)+", re.IGNORECASE)
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# Longer would be a typo, and some would overflow a date (a replay window added to now).
+LONGEST_DURATION = timedelta(days=365)
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
@@ -172,6 +174,8 @@ def duration(variable: str, raw: str) -> timedelta:
     seconds = sum(int(n) * _UNIT_SECONDS[unit.lower()] for n, unit in _DURATION_PART.findall(text))
     if seconds <= 0:
         raise SettingsError(variable, "must be longer than zero")
+    if seconds > LONGEST_DURATION.total_seconds():
+        raise SettingsError(variable, f"must be at most {LONGEST_DURATION.days} days (got {raw!r})")
     return timedelta(seconds=seconds)
 
 
@@ -188,7 +192,7 @@ def _optional(env: Mapping[str, str], variable: str) -> str | None:
 
 
 def _port(raw: str) -> int:
-    if not raw.strip().isdigit() or not 0 < int(raw) < 65536:
+    if not _is_whole_number(raw) or not 0 < int(raw) < 65536:
         raise SettingsError("PORT", f"must be a whole number from 1 to 65535 (got {raw!r})")
     return int(raw)
 
@@ -243,9 +247,16 @@ def _webhook_secret(raw: str) -> str | None:
 
 
 def _count(variable: str, raw: str) -> int:
-    if not raw.strip().isdigit():
+    if not _is_whole_number(raw):
         raise SettingsError(variable, f"must be a whole number, 0 or more (got {raw!r})")
     return int(raw)
+
+
+def _is_whole_number(raw: str) -> bool:
+    """ASCII digits only: `²` is a digit to `str.isdigit`, not to `int`; and at most 9 of
+    them, far past any count or port a setting holds."""
+    text = raw.strip()
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _rate(variable: str, raw: str) -> float:

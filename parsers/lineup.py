@@ -14,6 +14,11 @@ from decimal import Decimal, InvalidOperation
 
 from parsers.text import lookup_key, normalize
 
+# A count of units (stock, a buyer's limit) fits the databases' 32-bit columns with room for
+# what is reserved and sold beside it; prices are whole cents in a 64-bit column.
+MOST_UNITS = 1_000_000_000
+MOST_PRICE = Decimal(10**12)
+_CENT = Decimal("0.01")
 COLUMNS = ("keyword", "sku", "name", "price", "stock", "variant", "aliases", "max_per_buyer")
 
 _WHOLE_NUMBER = re.compile(r"-?\d+")
@@ -115,6 +120,10 @@ def _price(line: int, text: str) -> Decimal:
         raise LineupError(line, f"price {text!r} is not a number") from None
     if not price.is_finite() or price < 0:
         raise LineupError(line, f"price {text!r} must be a number of 0 or more")
+    if price > MOST_PRICE:
+        raise LineupError(line, f"price {text} is more than {MOST_PRICE:,}")
+    if price != price.quantize(_CENT):
+        raise LineupError(line, f"price {text} has more than two decimals")
     return price
 
 
@@ -125,6 +134,8 @@ def _count(line: int, column: str, text: str) -> int | None:
         raise LineupError(line, f"{column} {text!r} is not a whole number")
     if text.startswith("-"):
         raise LineupError(line, f"{column} {text} is negative")
+    if len(text) > 10 or int(text) > MOST_UNITS:
+        raise LineupError(line, f"{column} {text} is more than {MOST_UNITS:,}")
     return int(text)
 
 

@@ -16,6 +16,7 @@ from typing import NamedTuple, cast
 from sqlalchemy import Table, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from parsers.lineup import MOST_UNITS
 from storage.db import among, dialect_of, insert_rows, unnested
 from storage.models import Sku, StockMove
 from storage.types import utcnow
@@ -200,6 +201,8 @@ async def adjust_on_hand(
             raise StockRefused(
                 f"{sku} has {free} unit(s) not reserved or sold; it cannot lose {-change}"
             )
+        if current + change > MOST_UNITS:
+            raise StockRefused(f"{sku} would hold more than {MOST_UNITS:,} units")
         # Only from the stock just read: SQLite reads outside the write transaction, so a
         # batch may have reserved units (or a count set on-hand) in between.
         updated = await session.execute(

@@ -63,6 +63,15 @@ def test_the_command_imports_then_updates(tmp_path: Path, database_url: str) -> 
     assert bad.stderr.strip().endswith(
         "line 2: '12' is not a phone number (8-15 digits); nothing was imported"
     )
+    path.write_bytes(FILE.encode("big5"))  # as Excel saves it in Taiwan
+    big5 = livecart("members", "import", str(path), env=env, cwd=tmp_path)
+    assert big5.returncode == 2
+    assert big5.stderr.strip().endswith(
+        f"{path}: the members file must be UTF-8 text (save it as UTF-8)"
+    )
+    path.write_bytes(b"\xef\xbb\xbf" + FILE.encode())  # with a byte-order mark: fine
+    bom = livecart("members", "import", str(path), env=env, cwd=tmp_path)
+    assert bom.stdout.strip() == "0 members created, 3 updated"
 
 
 async def test_a_blocked_shop_member_found_at_checkout_goes_to_review(runtime: Runtime) -> None:

@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.exc import IntegrityError
 
 from bot.inventory import Adjustment, KeyReused, UnknownSku, adjust
+from parsers.lineup import MOST_UNITS
 from storage.stock import StockRefused, levels
 from storage.types import utcnow
 from webhooks.keys import RUNTIME
@@ -88,8 +89,12 @@ def _adjustment(body: JsonObject) -> Adjustment:
     if (delta is None) == (on_hand is None):
         raise BadRequest('Give exactly one of "delta" or "on_hand".')
     for name, value in (("delta", delta), ("on_hand", on_hand)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool):
             raise BadRequest(f'"{name}" must be a whole number.')
+        if abs(value) > MOST_UNITS:
+            raise BadRequest(f'"{name}" cannot be more than {MOST_UNITS:,} units.')
     if isinstance(on_hand, int) and on_hand < 0:
         raise BadRequest('"on_hand" cannot be negative.')
     return Adjustment(sku, delta, on_hand, reason, key)  # type: ignore[arg-type]

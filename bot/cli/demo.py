@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from bot.cli.errors import positive_number
 from bot.demo import DemoOptions, run_demo
 from bot.loop import run_async
 
@@ -12,8 +13,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = commands.add_parser(
         "demo", help="a simulated live sale end to end (no Meta or Telegram account needed)"
     )
-    parser.add_argument("--seconds", type=float, default=30.0, help="length of the sale")
-    parser.add_argument("--rate", type=float, default=12.0, help="comments per second")
+    parser.add_argument("--seconds", type=positive_number, default=30.0, help="length of the sale")
+    parser.add_argument("--rate", type=positive_number, default=12.0, help="comments per second")
     parser.add_argument(
         "--keep", action="store_true", help="stay up afterwards for the browser and staff API"
     )

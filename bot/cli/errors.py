@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
+import math
 import os
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from redis.exceptions import RedisError
 from sqlalchemy.engine import make_url
@@ -21,6 +24,28 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def read_text_file(path: Path, what: str) -> str:
+    """The text of a file a person named (UTF-8, a byte-order mark allowed: spreadsheets save
+    one), or a one-line CommandError saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except OSError as error:
+        raise CommandError(f"cannot read {what} {path}: {error.strerror}", 2) from None
+    except UnicodeDecodeError:
+        raise CommandError(f"{path}: {what} must be UTF-8 text (save it as UTF-8)", 2) from None
+
+
+def positive_number(raw: str) -> float:
+    """An argparse type: a finite number above zero (`float` alone takes `nan` and `inf`)."""
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above zero (got {raw!r})")
+    return value
 
 
 def load_settings() -> Settings:

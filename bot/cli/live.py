@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import live_sessions
-from bot.cli.errors import CommandError, load_settings, service_errors
+from bot.cli.errors import CommandError, load_settings, read_text_file, service_errors
 from bot.live_sessions import LiveRefused, LiveSpec
 from bot.loop import run_async
 from bot.runtime import Runtime, open_runtime
@@ -258,12 +258,7 @@ def _status(live: LiveLine, timezone: str) -> str:
 
 def _read_lineup(path: Path) -> str:
     """The lineup's text, refused before anything is opened when a row is malformed."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as error:
-        raise CommandError(f"cannot read the lineup {path}: {error.strerror}") from None
-    except UnicodeDecodeError:
-        raise CommandError(f"{path}: the lineup must be UTF-8 text (save it as UTF-8)") from None
+    text = read_text_file(path, "the lineup")
     try:
         read_lineup(text)
     except LineupError as error:

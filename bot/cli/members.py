@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bot.cli.errors import CommandError, load_settings, service_errors
+from bot.cli.errors import CommandError, load_settings, read_text_file, service_errors
 from bot.loop import run_async
 from bot.member_import import MemberFileError, MemberRow, read_members
 from bot.runtime import open_runtime
@@ -25,9 +25,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run_import(args: argparse.Namespace) -> int:
     try:
-        rows = read_members(args.file.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CommandError(f"cannot read {args.file}: {error.strerror}", 2) from None
+        rows = read_members(read_text_file(args.file, "the members file"))
     except MemberFileError as error:
         raise CommandError(f"{args.file} {error}; nothing was imported", 2) from None
     settings = load_settings()

@@ -16,7 +16,7 @@ from typing import Protocol, cast
 
 import orjson
 
-from bot.cli.errors import CommandError
+from bot.cli.errors import CommandError, read_text_file
 from parsers import (
     CompiledLineup,
     LineupError,
@@ -77,11 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def load_lineup(path: Path) -> CompiledLineup:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        reason = getattr(error, "strerror", None) or str(error)
-        raise CommandError(f"cannot read the lineup {path}: {reason}", 2) from None
+    text = read_text_file(path, "the lineup")
     try:
         return compile_lineup(read_lineup(text))
     except LineupError as error:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.cli.errors import CommandError, load_settings
+from bot.cli.errors import CommandError, load_settings, positive_number, read_text_file
 from bot.loop import run_async
 from bot.simulation import CommentMix, SendStats, WebhookSender, simulate, viewers
 from parsers import LineupError, LineupRow, read_lineup
@@ -26,8 +26,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser.add_argument("--video-id", required=True)
     parser.add_argument("--current", default=None, help="the product on screen (bare +1)")
     parser.add_argument("--viewers", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=50.0, help="comments per second")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds")
+    parser.add_argument("--rate", type=positive_number, default=50.0, help="comments per second")
+    parser.add_argument("--duration", type=positive_number, default=30.0, help="seconds")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument(
         "--log", type=Path, help="write each comment sent (id, viewer, text) as JSON lines"
@@ -39,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     if settings.meta_app_secret is None:
         raise CommandError("META_APP_SECRET must be set: deliveries are signed with it", 2)
-    if args.rate <= 0 or args.duration <= 0 or args.viewers < 1:
-        raise CommandError("--rate, --duration and --viewers must be above zero", 2)
+    if args.viewers < 1:
+        raise CommandError("--viewers must be above zero", 2)
     rows = _lineup(args.lineup)
     url = (args.url or settings.public_url).rstrip("/") + "/webhooks/meta"
     sender_log: list[tuple[str, str, str]] = []
@@ -64,9 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _lineup(path: Path) -> tuple[LineupRow, ...]:
     try:
-        return read_lineup(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise CommandError(f"cannot read {path}: {error.strerror}", 2) from None
+        return read_lineup(read_text_file(path, "the lineup"))
     except LineupError as error:
         raise CommandError(f"{path}: {error}", 2) from None
 

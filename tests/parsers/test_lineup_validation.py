@@ -65,6 +65,16 @@ def refused(text: str) -> str:
         (HEADER + "B1,B1,n,-1,,,,\n", "line 2: price '-1' must be a number of 0 or more"),
         (HEADER + "B1,B1,n,free,,,,\n", "line 2: price 'free' is not a number"),
         (HEADER + "B1,B1,n,NaN,,,,\n", "line 2: price 'NaN' must be a number of 0 or more"),
+        (HEADER + "B1,B1,n,1e400,,,,\n", "line 2: price 1e400 is more than 1,000,000,000,000"),
+        (HEADER + "B1,B1,n,1.005,,,,\n", "line 2: price 1.005 has more than two decimals"),
+        (
+            HEADER + "B1,B1,n,1,99999999999,,,\n",
+            "line 2: stock 99999999999 is more than 1,000,000,000",
+        ),
+        (
+            HEADER + "B1,B1,n,1,,,,1000000001\n",
+            "line 2: max_per_buyer 1000000001 is more than 1,000,000,000",
+        ),
         (HEADER + "B1,B1,,1,,,,\n", "line 2: name is empty"),
         (HEADER + ",B1,n,1,,,,\n", "line 2: keyword is empty"),
         (HEADER + "B1,B1,n,1,,\n", "line 2: 6 fields where the header has 8"),

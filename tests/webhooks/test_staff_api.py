@@ -153,6 +153,8 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
         ({"sku": "NOPE", "delta": 1, "idempotency_key": "k"}, "no SKU"),
         ({"sku": "A2", "delta": 1, "on_hand": 2, "idempotency_key": "k"}, "one of"),
         ({"sku": "A2", "delta": 1}, "idempotency_key"),
+        ({"sku": "A2", "on_hand": 2**63 - 1, "idempotency_key": "k"}, "1,000,000,000"),
+        ({"sku": "A2", "delta": -(10**10), "idempotency_key": "k"}, "1,000,000,000"),
     ):
         response = await client.post("/api/inventory/adjust", headers=AUTH, json=body)
         assert response.status in (400, 404)
