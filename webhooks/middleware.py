@@ -19,8 +19,13 @@ async def staff_only(request: web.Request, handler: Handler) -> web.StreamRespon
     if not request.path.startswith("/api/"):
         return await handler(request)
     expected = request.app[RUNTIME].settings.staff_token
-    given = request.headers.get("Authorization", "")
-    if expected is None or not hmac.compare_digest(given.encode(), f"Bearer {expected}".encode()):
+    # The scheme's name is case-insensitive in HTTP (`bearer` is `Bearer`); the token is not.
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if (
+        expected is None
+        or scheme.lower() != "bearer"
+        or not hmac.compare_digest(given.strip().encode(), expected.encode())
+    ):
         return error(401, "A valid staff token is required (Authorization: Bearer <token>).")
     return await handler(request)
 

@@ -185,25 +185,29 @@ async def _flush(redis: Redis, prefix: str) -> None:
         await redis.delete(*keys)
 
 
-async def test_a_repeated_take_ref_takes_nothing_twice_in_redis(
+@pytest.fixture
+async def gate(
     sessions: SessionFactory, redis_url: str, redis_prefix: str
+) -> AsyncIterator[RedisStockGate]:
+    redis = connect_redis(redis_url)
+    yield RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
+    await redis.aclose()
+
+
+async def test_a_repeated_take_ref_takes_nothing_twice_in_redis(
+    sessions: SessionFactory, gate: RedisStockGate
 ) -> None:
     await add_sku(sessions, "A2", 3)
-    redis = connect_redis(redis_url)
-    gate = RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
     first = await gate.take([StockRequest("c1", "A2", 2)])
     again = await gate.take([StockRequest("c1", "A2", 2)])
     assert first == again == {"c1": 2}
     assert (await gate.counters(["A2"]))["A2"] == 1
-    await redis.aclose()
 
 
 async def test_a_take_ref_holds_only_what_it_was_last_granted_in_redis(
-    sessions: SessionFactory, redis_url: str, redis_prefix: str
+    sessions: SessionFactory, gate: RedisStockGate
 ) -> None:
     await add_sku(sessions, "A2", 3)
-    redis = connect_redis(redis_url)
-    gate = RedisStockGate(redis, RedisKeys(redis_prefix), sessions)
     assert await gate.take([StockRequest("c1", "A2", 3), StockRequest("w1", "A2", 1)]) == {
         "c1": 3,
         "w1": 0,
@@ -217,7 +221,6 @@ async def test_a_take_ref_holds_only_what_it_was_last_granted_in_redis(
     # And for more: topped up from what is free, never twice.
     assert await gate.take([StockRequest("c1", "A2", 5)]) == {"c1": 3}
     assert (await gate.counters(["A2"]))["A2"] == 0
-    await redis.aclose()
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -51,10 +51,24 @@ async def start(client: Client, **extra: object) -> dict[str, object]:
     ],
 )
 async def test_every_staff_route_wants_the_token(client: Client, method: str, path: str) -> None:
-    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": STAFF_TOKEN}):
+    for headers in (
+        {},
+        {"Authorization": "Bearer wrong"},
+        {"Authorization": STAFF_TOKEN},
+        {"Authorization": f"Basic {STAFF_TOKEN}"},
+        {"Authorization": f"Bearer {STAFF_TOKEN.upper()}x"},
+    ):
         response = await client.request(method, path, headers=headers)
         assert response.status == 401
         assert "staff token" in (await response.json())["error"]
+
+
+async def test_the_scheme_of_the_token_may_be_written_in_any_case(client: Client) -> None:
+    for scheme in ("Bearer", "bearer", "BEARER"):
+        response = await client.get(
+            "/api/inventory", headers={"Authorization": f"{scheme} {STAFF_TOKEN}"}
+        )
+        assert response.status == 200, scheme
 
 
 async def test_a_live_from_start_to_figures(client: Client, runtime: Runtime) -> None:
