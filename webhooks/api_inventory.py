@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.inventory import Adjustment, KeyReused, UnknownSku, adjust
 from parsers.lineup import MOST_UNITS
+from storage.db import lost_a_race
 from storage.stock import StockRefused, levels
 from storage.types import utcnow
 from webhooks.keys import RUNTIME
@@ -54,9 +55,12 @@ async def adjust_stock(request: web.Request) -> web.Response:
             raise BadRequest(f"There is no SKU {adjustment.sku}.", status=404) from None
         except (StockRefused, KeyReused) as refused:
             raise BadRequest(f"Refused: {refused}.", status=409) from None
-        except IntegrityError as error:
-            # The same key applied by a request running beside this one, or a cart opened by
-            # a batch beside the waitlist fill: the next try finds out which.
+        except DBAPIError as error:
+            # The same key applied by a request running beside this one (SQLite says so with
+            # an IntegrityError only), or a cart opened or a row locked by a batch beside the
+            # waitlist fill: the next try finds out which.
+            if not (isinstance(error, IntegrityError) or lost_a_race(error)):
+                raise
             if attempt == RACE_ATTEMPTS:
                 raise
             log.info("an adjustment of %s lost a race (%s); again", adjustment.sku, error.orig)
