@@ -8,9 +8,7 @@ received on their own (so a bug further on can be replayed), then claims and pro
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -29,7 +27,7 @@ from storage.comments import (
     store_comments,
     store_processed,
 )
-from storage.db import SessionFactory, WriterTurns, lost_a_race
+from storage.db import SessionFactory, WriterTurns, lost_a_race, retrying_races
 from storage.lives import LiveIndex, open_lives
 from storage.models import Live
 from storage.queue import QueuedDelivery
@@ -43,11 +41,6 @@ from webhooks.envelope import (
 )
 
 log = logging.getLogger("livecart.pipeline")
-# A batch that loses a race with a concurrent one (PostgreSQL, several workers: a deadlock, or
-# both opening one buyer's cart) runs again whole, this many times in all, before its comments
-# are tried one by one (each as many times).
-RACE_ATTEMPTS = 4
-RACE_PAUSE = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,18 +180,12 @@ class Pipeline:
             return 0
 
     async def _claim_and_process_racing(self, keys: Sequence[CommentKey]) -> int:
-        """`_claim_and_process`, run again while it loses races with concurrent batches."""
-        for attempt in range(1, RACE_ATTEMPTS):
-            try:
-                return await self._claim_and_process(keys)
-            except Exception as error:
-                if not lost_a_race(error):
-                    raise
-                # Rolled back whole, and stock takes are keyed by comment: running it again
-                # takes nothing twice. A random pause keeps the two racers from meeting again.
-                log.info("%d comment(s) lost a race with another batch; again", len(keys))
-                await asyncio.sleep(random.uniform(0, RACE_PAUSE * attempt))  # noqa: S311 - jitter, not a secret
-        return await self._claim_and_process(keys)
+        """`_claim_and_process`, run again while it loses races with concurrent batches (a
+        deadlock, or both opening one buyer's cart): it rolled back whole, and stock takes are
+        keyed by comment, so running it again takes nothing twice."""
+        return await retrying_races(
+            lambda: self._claim_and_process(keys), f"a batch of {len(keys)} comment(s)"
+        )
 
     async def _claim_and_process(self, keys: Sequence[CommentKey]) -> int:
         """One transaction: claim the unprocessed comments among `keys` and process them."""

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
 import sqlite3
 import sys
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from functools import cache
 from typing import Any, TypeVar
@@ -49,6 +59,7 @@ from sqlalchemy.sql.dml import Update
 from storage.models import Base
 
 T = TypeVar("T")
+log = logging.getLogger("livecart.db")
 SessionFactory = async_sessionmaker[AsyncSession]
 Insert = PostgresqlInsert | SqliteInsert
 
@@ -162,14 +173,40 @@ def insert_ignoring_duplicates(dialect: str, table: type[Base] | Table) -> Inser
 
 
 # PostgreSQL's deadlock_detected, serialization_failure and unique_violation (a concurrent
-# transaction inserted the same unique row first: both opened a cart for one buyer): the
-# transaction lost a race, was rolled back, and can simply run again.
+# transaction inserted the same unique row first: both opened a cart for one buyer), and
+# SQLite's unique constraint (another connection wrote the same key first, as two requests
+# with one idempotency key do): the transaction lost a race, was rolled back, and can simply
+# run again.
 _LOST_A_RACE = frozenset({"40P01", "40001", "23505"})
+_SQLITE_LOST_A_RACE = frozenset({"SQLITE_CONSTRAINT_UNIQUE"})
+# A transaction that loses races runs this many times in all, after a random pause of up to
+# RACE_PAUSE seconds times the tries so far (so the two racers do not meet again).
+RACE_ATTEMPTS = 4
+RACE_PAUSE = 0.05
 
 
 def lost_a_race(error: BaseException) -> bool:
     """Whether `error` rolled a transaction back for a concurrent one's sake (worth a retry)."""
-    return isinstance(error, DBAPIError) and getattr(error.orig, "sqlstate", None) in _LOST_A_RACE
+    if not isinstance(error, DBAPIError):
+        return False
+    return (
+        getattr(error.orig, "sqlstate", None) in _LOST_A_RACE
+        or getattr(error.orig, "sqlite_errorname", None) in _SQLITE_LOST_A_RACE
+    )
+
+
+async def retrying_races(transaction: Callable[[], Awaitable[T]], what: str) -> T:
+    """`transaction()`, run again while it loses races with concurrent ones (RACE_ATTEMPTS
+    times in all); anything else, or the last try's race, is raised."""
+    for attempt in range(1, RACE_ATTEMPTS):
+        try:
+            return await transaction()
+        except Exception as error:
+            if not lost_a_race(error):
+                raise
+            log.info("%s lost a race with a concurrent transaction; again", what)
+            await asyncio.sleep(random.uniform(0, RACE_PAUSE * attempt))  # noqa: S311 - jitter, not a secret
+    return await transaction()
 
 
 Column = InstrumentedAttribute[Any] | ColumnElement[Any]

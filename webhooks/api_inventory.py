@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from bot.inventory import Adjustment, KeyReused, UnknownSku, adjust
+from bot.inventory import Adjusted, Adjustment, KeyReused, UnknownSku, adjust
 from parsers.lineup import MOST_UNITS
-from storage.db import lost_a_race
+from storage.db import retrying_races
 from storage.stock import StockRefused, levels
 from storage.types import utcnow
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, JsonObject, json_body, json_response
-
-log = logging.getLogger("livecart.web")
-RACE_ATTEMPTS = 4
 
 
 async def list_stock(request: web.Request) -> web.Response:
@@ -40,32 +34,23 @@ async def list_stock(request: web.Request) -> web.Response:
 async def adjust_stock(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     adjustment = _adjustment(await json_body(request))
-    for attempt in range(1, RACE_ATTEMPTS + 1):
-        try:
-            async with runtime.sessions.begin() as session:
-                result = await adjust(
-                    session,
-                    runtime.stock,
-                    adjustment,
-                    now=utcnow(),
-                    hold_for=runtime.settings.hold_for,
-                )
-            break
-        except UnknownSku:
-            raise BadRequest(f"There is no SKU {adjustment.sku}.", status=404) from None
-        except (StockRefused, KeyReused) as refused:
-            raise BadRequest(f"Refused: {refused}.", status=409) from None
-        except DBAPIError as error:
-            # The same key applied by a request running beside this one (SQLite says so with
-            # an IntegrityError only), or a cart opened or a row locked by a batch beside the
-            # waitlist fill: the next try finds out which.
-            if not (isinstance(error, IntegrityError) or lost_a_race(error)):
-                raise
-            if attempt == RACE_ATTEMPTS:
-                raise
-            log.info("an adjustment of %s lost a race (%s); again", adjustment.sku, error.orig)
-    if result.applied or attempt > 1:  # a try rolled back may have moved Redis's counter
-        await runtime.stock.restocked([adjustment.sku])
+
+    async def apply() -> Adjusted:
+        async with runtime.sessions.begin() as session:
+            return await adjust(
+                session, runtime.stock, adjustment, now=utcnow(), hold_for=runtime.settings.hold_for
+            )
+
+    try:
+        # A race: the same key applied by a request running beside this one (the next try
+        # answers as for a repeat), or a cart opened by a batch beside the waitlist fill.
+        result = await retrying_races(apply, f"an adjustment of {adjustment.sku}")
+    except UnknownSku:
+        raise BadRequest(f"There is no SKU {adjustment.sku}.", status=404) from None
+    except (StockRefused, KeyReused) as refused:
+        raise BadRequest(f"Refused: {refused}.", status=409) from None
+    # Also after a repeat: a try that rolled back may have moved Redis's counter.
+    await runtime.stock.restocked([adjustment.sku])
     async with runtime.sessions() as session:
         (level,) = await levels(session, [adjustment.sku])
     return json_response(
