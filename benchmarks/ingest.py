@@ -39,7 +39,7 @@ from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from bot.simulation import percentile
 from storage.models import InboxDelivery
-from storage.queue import QueuedDelivery
+from storage.queue import ParkedDelivery, QueuedDelivery
 from storage.redis_keys import RedisKeys
 from webhooks.app import build_app
 
@@ -69,6 +69,15 @@ class NullQueue:
 
     async def ack(self, ids: Sequence[str]) -> None:
         return None
+
+    async def park(self, failed: Sequence[tuple[QueuedDelivery, str]]) -> None:
+        return None
+
+    async def parked(self, limit: int) -> tuple[int, list[ParkedDelivery]]:
+        return 0, []
+
+    async def unpark(self) -> int:
+        return 0
 
     async def depth(self) -> int:
         return 0

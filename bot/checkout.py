@@ -15,17 +15,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, and_, case, exists, func, or_, select, update
+from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.checkout_form import Details, Fulfilment, read_details
 from bot.ordering import fill_waitlist
+from bot.store_events import write_order_events
 from storage import orders
 from storage.members import Merged, merge_into
 from storage.models import Live, Member, Order, OrderLine, Sku, WaitlistEntry
 from storage.orders import OrderSnapshot
-from storage.outbox import Outgoing, add_outbox
 from storage.stock import AVAILABLE, StockRequest
 from storage.stock_backends import Stock
 
@@ -190,17 +190,15 @@ async def remove_line(
     # line's id, and a second tap never gets here (the line is gone).
     removal = f"o{order_id}:line{line_id}:{uuid.uuid4().hex[:12]}"
     await stock.release(session, [StockRequest(removal, sku, quantity)], "remove")
-    carts_before = await _open_carts_waiting_for(session, sku)
     filled = await fill_waitlist(session, stock, [sku], now=now, hold_for=hold_for)
-    await orders.recompute_totals(session, filled | {order_id})
-    events = {o: "order.updated" if o in carts_before else "order.reserved" for o in filled}
-    await _write_store_events(session, {**events, order_id: "order.updated"})
+    await orders.recompute_totals(session, {order_id})
+    await write_order_events(session, {**filled.events(), order_id: "order.updated"})
     log.info(
         "checkout: order %d removed %s x%d; the stock went back (%d waiting cart(s) filled)",
         order_id,
         sku,
         quantity,
-        len(filled),
+        len(filled.orders),
     )
     return True
 
@@ -219,19 +217,6 @@ async def _stop_waiting(session: AsyncSession, live_id: int, member_id: int, sku
             status=case((WaitlistEntry.filled > 0, "filled"), else_="cancelled"),
         )
         .execution_options(synchronize_session=False)
-    )
-
-
-async def _open_carts_waiting_for(session: AsyncSession, sku: str) -> set[int]:
-    """Open carts of buyers waiting for `sku`: the waitlist grows these; others it opens."""
-    waits = exists().where(
-        WaitlistEntry.live_id == Order.live_id,
-        WaitlistEntry.member_id == Order.member_id,
-        WaitlistEntry.sku == sku,
-        WaitlistEntry.status == "waiting",
-    )
-    return set(
-        (await session.scalars(select(Order.id).where(Order.status == "reserved", waits))).all()
     )
 
 
@@ -272,7 +257,7 @@ async def confirm(
         **{grown: "order.updated" for grown in merged.grown},
         order_id: "order.confirmed",
     }
-    await _write_store_events(session, events, {order_id: _checkout_data(details, member_id, now)})
+    await write_order_events(session, events, {order_id: _checkout_data(details, member_id, now)})
     log.info(
         "checkout: order %d confirmed (%d line(s)) for member %d", order_id, len(lines), member_id
     )
@@ -371,28 +356,3 @@ async def _lock_open_order(session: AsyncSession, order_id: int, now: datetime) 
     order = await session.get(Order, order_id, populate_existing=True)
     assert order is not None
     return order
-
-
-async def _write_store_events(
-    session: AsyncSession,
-    events: Mapping[int, str],
-    extra: Mapping[int, Mapping[str, object]] | None = None,
-) -> None:
-    """One store event per changed order, its snapshot as data (the central store's record)."""
-    shots = await orders.snapshots(session, events)
-    await add_outbox(
-        session,
-        [
-            Outgoing(
-                "store_event",
-                f"{event}:{order_id}:{uuid.uuid4().hex}",
-                f"order:{order_id}",
-                {
-                    "event": event,
-                    "order_id": order_id,
-                    "data": {**shots[order_id].as_json(), **(extra or {}).get(order_id, {})},
-                },
-            )
-            for order_id, event in sorted(events.items())
-        ],
-    )

@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ordering import fill_waitlist
+from bot.store_events import write_order_events
 from storage import stock
 from storage.models import Sku, StockMove
 from storage.stock_backends import Stock
@@ -81,5 +82,6 @@ async def adjust(
     )
     await backend.on_hand_changed(adjustment.sku, change)
     if change > 0:
-        await fill_waitlist(session, backend, [adjustment.sku], now=now, hold_for=hold_for)
+        filled = await fill_waitlist(session, backend, [adjustment.sku], now=now, hold_for=hold_for)
+        await write_order_events(session, filled.events())
     return Adjusted(applied=True, change=change)

@@ -118,13 +118,17 @@ async def place_orders(
     )
     await orders.add_waiting(session, waiting_rows)
     freed = await _apply_cancels(session, stock, batch, comments, plans, outcomes)
-    batch.touched_orders |= await fill_waitlist(session, stock, freed, now=now, hold_for=hold_for)
-    await orders.recompute_totals(session, batch.touched_orders)
+    filled = await fill_waitlist(session, stock, freed, now=now, hold_for=hold_for)
+    await orders.recompute_totals(session, batch.touched_orders - filled.orders)
     placements = {
         c.comment_id: Placement(batch.carts[c.buyer].order_id, outcomes[c.comment_id])
         for c in comments
     }
-    return Placed(placements, frozenset(opened), frozenset(batch.touched_orders))
+    return Placed(
+        placements,
+        frozenset(opened) | filled.opened,
+        frozenset(batch.touched_orders) | filled.orders,
+    )
 
 
 def _plan(batch: _Batch, comments: Sequence[OrderComment]) -> dict[int, Plan]:
@@ -274,6 +278,18 @@ def _drop_waiting(entries: Sequence[WaitlistEntry], quantity: int) -> None:
             entry.status = "cancelled" if entry.filled == 0 else "filled"
 
 
+class Filled(NamedTuple):
+    """What a waitlist fill changed: every order that grew (their totals are recomputed), and
+    which of them it opened."""
+
+    orders: frozenset[int] = frozenset()
+    opened: frozenset[int] = frozenset()
+
+    def events(self) -> dict[int, str]:
+        """The store event each changed order owes the central store."""
+        return {o: "order.reserved" if o in self.opened else "order.updated" for o in self.orders}
+
+
 async def fill_waitlist(
     session: AsyncSession,
     stock: Stock,
@@ -281,22 +297,21 @@ async def fill_waitlist(
     *,
     now: datetime,
     hold_for: timedelta,
-) -> set[int]:
-    """Stock that came back goes to those waiting, first come first served, into their carts.
-
-    Returns the orders that grew."""
+) -> Filled:
+    """Stock that came back goes to those waiting, first come first served, into their carts,
+    whose totals are recomputed."""
     skus = set(skus)
     if not skus:
-        return set()
+        return Filled()
     queue = await orders.queue_for(session, skus)
     if not queue:
-        return set()
+        return Filled()
     requests = [StockRequest(f"w{e.id}:{e.filled}", e.sku, e.quantity - e.filled) for e in queue]
     granted = await stock.reserve(session, requests)
     filled = [(e, granted.get(f"w{e.id}:{e.filled}", 0)) for e in queue]
     filled = [(e, units) for e, units in filled if units]
     if not filled:
-        return set()
+        return Filled()
     buyers = {(e.live_id, e.member_id) for e, _ in filled}
     batch = _Batch(
         carts=await orders.load_carts(session, buyers),
@@ -319,7 +334,8 @@ async def fill_waitlist(
         batch.grown,
     )
     await session.flush()
-    return batch.touched_orders
+    await orders.recompute_totals(session, batch.touched_orders)
+    return Filled(frozenset(batch.touched_orders), frozenset(created.values()))
 
 
 def _mark_filled(entry: WaitlistEntry, units: int) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lives import follow_platform_status
@@ -159,6 +160,14 @@ class Pipeline:
             ):
                 log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
         return lives
+
+    async def database_answers(self) -> bool:
+        try:
+            async with self._sessions() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - whatever the reason, it does not answer
+            return False
+        return True
 
     async def process(self, keys: Sequence[CommentKey]) -> int:
         """Process the comments among `keys` that no one has processed yet."""

@@ -42,7 +42,14 @@ from storage.db import chunked
 from storage.models import Comment, Live, Page
 from storage.outbox import write_staff_alert
 from storage.types import utcnow
-from webhooks.envelope import CommentEvent, LiveStatusEvent
+from webhooks.envelope import (
+    LONGEST_OBJECT_ID,
+    CommentEvent,
+    LiveStatusEvent,
+    readable_id,
+    readable_name,
+    readable_text,
+)
 
 log = logging.getLogger("livecart.polling")
 
@@ -152,19 +159,23 @@ async def stored_comment_ids(session: AsyncSession, comment_ids: Sequence[str]) 
     return stored
 
 
-def comment_event(target: PollTarget, comment: GraphComment) -> CommentEvent:
-    """A polled comment as the event its webhook would have been (same ids, same key)."""
+def comment_event(target: PollTarget, comment: GraphComment) -> CommentEvent | None:
+    """A polled comment as the event its webhook would have been (same ids, same key, values
+    cleaned the same way); None for an id the database could not keep."""
+    comment_id = readable_id(comment.id, LONGEST_OBJECT_ID)
+    if comment_id is None:
+        return None
     return CommentEvent(
         platform="facebook",
         field="feed",
         verb="add",
-        comment_id=comment.id,
+        comment_id=comment_id,
         page_id=target.page_id,
         post_id=target.post_id,
-        parent_id=comment.parent_id,
-        author_id=comment.from_id,
-        author_name=comment.from_name,
-        text=comment.message,
+        parent_id=readable_id(comment.parent_id, LONGEST_OBJECT_ID),
+        author_id=readable_id(comment.from_id),
+        author_name=readable_name(comment.from_name),
+        text=readable_text(comment.message),
         created_time=comment.created_time,
     )
 
@@ -397,7 +408,11 @@ class LivePoller:
             return 0
         async with self._runtime.sessions() as session:
             stored = await stored_comment_ids(session, [c.id for c in mine])
-        events = [comment_event(target, c) for c in mine if c.id not in stored]
+        events = [
+            event
+            for event in (comment_event(target, c) for c in mine if c.id not in stored)
+            if event is not None
+        ]
         if not events:
             return 0
         # Oldest first, as a viewer wrote them: first come, first served on scarce stock.

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from bot.ordering import fill_waitlist
 from bot.runtime import Runtime
-from bot.store_events import order_event
+from bot.store_events import order_event, write_order_events
 from storage import orders
 from storage.models import Live
 from storage.outbox import add_outbox
@@ -54,7 +54,7 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
         await orders.close_waiting(
             session, buyers=[(order.live_id, order.member_id) for order in found.values()]
         )
-        await fill_waitlist(
+        filled = await fill_waitlist(
             session,
             runtime.stock,
             {line.sku for line in lines},
@@ -62,6 +62,7 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
             hold_for=runtime.settings.hold_for,
         )
         await add_outbox(session, [order_event("order.expired", found[i]) for i in expired])
+        await write_order_events(session, filled.events())
     if expired or closed_lives:
         log.info("expired %d unpaid carts; closed %d replays", len(expired), len(closed_lives))
     return Swept(len(expired), len(closed_lives))

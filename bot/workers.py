@@ -8,9 +8,9 @@ import os
 import socket
 import uuid
 
-from bot.pipeline import Pipeline
+from bot.pipeline import BatchReport, Pipeline
 from bot.runtime import Runtime
-from storage.queue import DeliveryQueue
+from storage.queue import DeliveryQueue, QueuedDelivery
 
 log = logging.getLogger("livecart.workers")
 BATCH = 200
@@ -25,6 +25,10 @@ EMBEDDED_WORKERS = 2
 # second.
 EMBEDDED_BATCH = 100
 RETRY_PAUSE = 1.0
+# A delivery that has failed alone this many times (counting every time it was taken) leaves the
+# queue for the parked list, so it holds no later batch back. A batch fails only when its
+# comments cannot even be stored, and a database that does not answer parks nothing.
+PARK_AFTER = 5
 
 
 def consumer_name(index: int) -> str:
@@ -41,20 +45,30 @@ async def consume(
     *,
     batch: int = BATCH,
     wait: float = 1.0,
+    retry_pause: float = RETRY_PAUSE,
 ) -> None:
     while not stop.is_set():
         try:
             deliveries = await queue.take(consumer, batch, wait)
             if not deliveries:
                 continue
-            report = await pipeline.handle(deliveries)
+            try:
+                report = await pipeline.handle(deliveries)
+            except Exception as error:
+                log.exception(
+                    "worker %s: a batch of %d deliveries failed", consumer, len(deliveries)
+                )
+                report = await _after_failure(queue, pipeline, deliveries, error, consumer)
+                if report.deliveries < len(deliveries):
+                    await asyncio.sleep(retry_pause)
+                continue
             await queue.ack([delivery.id for delivery in deliveries])
         except asyncio.CancelledError:
             raise
         except Exception:
             # Unacknowledged deliveries come back (lease expiry or XAUTOCLAIM).
             log.exception("worker %s: batch failed; it will be retried", consumer)
-            await asyncio.sleep(RETRY_PAUSE)
+            await asyncio.sleep(retry_pause)
             continue
         log.debug(
             "worker %s: %d deliveries, %d comment events, %d processed",
@@ -63,6 +77,52 @@ async def consume(
             report.comment_events,
             report.processed,
         )
+
+
+async def _after_failure(
+    queue: DeliveryQueue,
+    pipeline: Pipeline,
+    deliveries: list[QueuedDelivery],
+    error: Exception,
+    consumer: str,
+) -> BatchReport:
+    """After a failed batch, each delivery alone: the ones handled are acknowledged, the others
+    come back later, except those failing for the PARK_AFTER-th time while the database
+    answers: those are parked."""
+    handled: list[str] = []
+    failed: list[tuple[QueuedDelivery, str]] = []
+    comments = processed = 0
+    if len(deliveries) == 1:
+        failed.append((deliveries[0], _describe(error)))
+    else:
+        for delivery in deliveries:
+            try:
+                report = await pipeline.handle([delivery])
+            except Exception as alone:  # noqa: BLE001 - kept as its error, parked in the end
+                failed.append((delivery, _describe(alone)))
+                continue
+            handled.append(delivery.id)
+            comments += report.comment_events
+            processed += report.processed
+        await queue.ack(handled)
+    due = [(d, error) for d, error in failed if d.attempts >= PARK_AFTER]
+    if due and (handled or await pipeline.database_answers()):
+        await queue.park(due)
+        for delivery, why in due:
+            log.error(
+                "worker %s: delivery %s failed %d times and is parked "
+                "(`livecart inbox status`, `livecart inbox retry`): %s",
+                consumer,
+                delivery.id,
+                delivery.attempts,
+                why,
+            )
+        handled += [d.id for d, _ in due]
+    return BatchReport(len(handled), comments, processed)
+
+
+def _describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
 
 
 async def run_workers(

@@ -15,13 +15,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, func, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
 from storage.group_commit import GroupCommit
-from storage.models import InboxDelivery
-from storage.queue import QueuedDelivery
+from storage.models import InboxDelivery, InboxParked
+from storage.queue import ParkedDelivery, QueuedDelivery
 from storage.sqlite_appends import SqliteAppends
 from storage.types import utcnow
 
@@ -30,6 +30,7 @@ LEASE = timedelta(seconds=60)
 _ADOPT_CHUNK = 500
 # Core table: a delivery is a plain row, written without the ORM's per-row bulk layer.
 INBOX = cast(Table, InboxDelivery.__table__)
+PARKED = cast(Table, InboxParked.__table__)
 # A group as one statement (the bodies as one array, in arrival order), atomic by itself: no
 # BEGIN or COMMIT round trips.
 _POSTGRESQL_INSERT = (
@@ -178,10 +179,10 @@ class SqlInbox:
                     claimed_until=now + self._lease,
                     attempts=InboxDelivery.attempts + 1,
                 )
-                .returning(InboxDelivery.id, InboxDelivery.body)
+                .returning(InboxDelivery.id, InboxDelivery.body, InboxDelivery.attempts)
             )
             claimed = sorted(rows.all())
-        return [QueuedDelivery(str(row_id), body) for row_id, body in claimed]
+        return [QueuedDelivery(str(row_id), body, attempts) for row_id, body, attempts in claimed]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -190,6 +191,45 @@ class SqlInbox:
             await session.execute(
                 delete(InboxDelivery).where(InboxDelivery.id.in_([int(i) for i in ids]))
             )
+
+    async def park(self, failed: Sequence[tuple[QueuedDelivery, str]]) -> None:
+        if not failed:
+            return
+        now = utcnow()
+        async with self._writers.turn(), self._sessions.begin() as session:
+            await session.execute(
+                insert(PARKED),
+                [
+                    {"body": d.body, "attempts": d.attempts, "error": error, "parked_at": now}
+                    for d, error in failed
+                ],
+            )
+            await session.execute(
+                delete(INBOX).where(INBOX.c.id.in_([int(d.id) for d, _ in failed]))
+            )
+
+    async def parked(self, limit: int) -> tuple[int, list[ParkedDelivery]]:
+        async with self._sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(PARKED))
+            rows = await session.execute(select(PARKED).order_by(PARKED.c.id).limit(limit))
+        return int(count or 0), [
+            ParkedDelivery(str(row.id), row.body, row.attempts, row.error, row.parked_at)
+            for row in rows
+        ]
+
+    async def unpark(self) -> int:
+        now = utcnow()
+        async with self._writers.turn(), self._sessions.begin() as session:
+            rows = (await session.execute(select(PARKED.c.id, PARKED.c.body).order_by("id"))).all()
+            if not rows:
+                return 0
+            await session.execute(
+                insert(INBOX),
+                [{"body": body, "received_at": now, "attempts": 0} for _, body in rows],
+            )
+            await session.execute(delete(PARKED).where(PARKED.c.id.in_([i for i, _ in rows])))
+        self._arrived.set()
+        return len(rows)
 
     async def depth(self) -> int:
         async with self._sessions() as session:
@@ -207,6 +247,6 @@ class SqlInbox:
 
 
 def _create_inbox_table(connection: Connection) -> None:
-    # The inbox file holds only this one table of passing rows; the database's own schema
-    # (every other table) is Alembic's.
+    # The inbox file holds only the queue's own tables; the database's schema is Alembic's.
     INBOX.create(connection, checkfirst=True)
+    PARKED.create(connection, checkfirst=True)

@@ -208,6 +208,20 @@ class InboxDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class InboxParked(Base):
+    """A queued delivery that failed every time it was handled alone (one the database cannot
+    store, say): out of the queue, so it holds no batch back; `livecart inbox retry` queues it
+    again."""
+
+    __tablename__ = "inbox_parked"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    attempts: Mapped[int] = mapped_column(Integer)
+    error: Mapped[str] = mapped_column(Text)
+    parked_at: Mapped[datetime] = _created()
+
+
 class Comment(Base):
     """A comment event as received, kept before anything else happens so it can be replayed."""
 

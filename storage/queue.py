@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 
@@ -11,6 +12,19 @@ from typing import Protocol
 class QueuedDelivery:
     id: str
     body: bytes
+    # How many times a worker has taken it, this time included.
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ParkedDelivery:
+    """A delivery that failed every time it was handled alone, set aside for staff."""
+
+    id: str
+    body: bytes
+    attempts: int
+    error: str
+    parked_at: datetime
 
 
 class DeliveryQueue(Protocol):
@@ -24,6 +38,15 @@ class DeliveryQueue(Protocol):
 
     async def ack(self, ids: Sequence[str]) -> None:
         """The deliveries are handled; they never come back."""
+
+    async def park(self, failed: Sequence[tuple[QueuedDelivery, str]]) -> None:
+        """The deliveries leave the queue for the parked list, each with its error."""
+
+    async def parked(self, limit: int) -> tuple[int, list[ParkedDelivery]]:
+        """How many deliveries are parked, and the oldest `limit` of them."""
+
+    async def unpark(self) -> int:
+        """Every parked delivery goes back into the queue, oldest first; returns how many."""
 
     async def depth(self) -> int:
         """Deliveries queued and not yet acknowledged."""

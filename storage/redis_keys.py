@@ -14,6 +14,10 @@ class RedisKeys:
         return f"{self.prefix}:inbox"
 
     @property
+    def inbox_parked(self) -> str:
+        return f"{self.prefix}:inbox:parked"
+
+    @property
     def inbox_group(self) -> str:
         return f"{self.prefix}:workers"
 

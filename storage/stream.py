@@ -1,23 +1,27 @@
 """The scaled-out queue: a Redis Stream read by a consumer group of `livecart worker` processes.
 
 A consumer that dies leaves its entries pending; live consumers claim entries idle longer than
-`reclaim_after` (XAUTOCLAIM), so nothing is lost.
+`reclaim_after` (XAUTOCLAIM), so nothing is lost. Parked deliveries wait in a stream of their
+own.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from storage.group_commit import GroupCommit
-from storage.queue import QueuedDelivery
+from storage.queue import ParkedDelivery, QueuedDelivery
 from storage.redis_keys import RedisKeys
 
 BODY = b"body"
+ATTEMPTS = b"attempts"
+ERROR = b"error"
 # A whole group is one command: a pipeline of XADDs costs the client a packed command and a
 # parsed reply per delivery, several times the CPU of one script call carrying every body.
 APPEND = f"""
@@ -92,8 +96,23 @@ class RedisStreamQueue:
             start_id="0-0",
             count=limit,
         )
-        entries = cast(list[Entry], reply[1])
-        return [_delivery(entry_id, fields) for entry_id, fields in entries if fields]
+        entries = [(entry_id, fields) for entry_id, fields in cast(list[Entry], reply[1]) if fields]
+        if not entries:
+            return []
+        # XAUTOCLAIM counted this delivery; XPENDING tells how many times it has been taken.
+        pending = await self._redis.xpending_range(
+            self._keys.inbox,
+            self._keys.inbox_group,
+            min=entries[0][0],
+            max=entries[-1][0],
+            count=len(entries),
+            consumername=consumer,
+        )
+        taken = {_text(cast(bytes, p["message_id"])): int(p["times_delivered"]) for p in pending}
+        return [
+            _delivery(entry_id, fields, taken.get(_text(entry_id), 1))
+            for entry_id, fields in entries
+        ]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:
@@ -102,6 +121,36 @@ class RedisStreamQueue:
             pipe.xack(self._keys.inbox, self._keys.inbox_group, *ids)
             pipe.xdel(self._keys.inbox, *ids)
             await pipe.execute()
+
+    async def park(self, failed: Sequence[tuple[QueuedDelivery, str]]) -> None:
+        if not failed:
+            return
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for delivery, error in failed:
+                fields = {BODY: delivery.body, ATTEMPTS: delivery.attempts, ERROR: error}
+                pipe.xadd(self._keys.inbox_parked, fields)  # type: ignore[arg-type]
+            ids = [delivery.id for delivery, _ in failed]
+            pipe.xack(self._keys.inbox, self._keys.inbox_group, *ids)
+            pipe.xdel(self._keys.inbox, *ids)
+            await pipe.execute()
+
+    async def parked(self, limit: int) -> tuple[int, list[ParkedDelivery]]:
+        count = int(await self._redis.xlen(self._keys.inbox_parked))
+        entries = cast(list[Entry], await self._redis.xrange(self._keys.inbox_parked, count=limit))
+        return count, [_parked(entry_id, fields) for entry_id, fields in entries]
+
+    async def unpark(self) -> int:
+        """Back into the inbox stream in chunks, each deleted from the parked stream once it is
+        queued: a crash in between queues a delivery twice, and the comments' unique key makes
+        the second copy change nothing."""
+        moved = 0
+        while entries := cast(
+            list[Entry], await self._redis.xrange(self._keys.inbox_parked, count=500)
+        ):
+            await self._append([fields[BODY] for _, fields in entries])
+            await self._redis.xdel(self._keys.inbox_parked, *[i for i, _ in entries])
+            moved += len(entries)
+        return moved
 
     async def depth(self) -> int:
         return int(await self._redis.xlen(self._keys.inbox))
@@ -135,6 +184,20 @@ def chunks_by_size(bodies: Sequence[bytes], max_bytes: int) -> list[list[bytes]]
     return out
 
 
-def _delivery(entry_id: bytes | str, fields: dict[bytes, bytes]) -> QueuedDelivery:
-    ident = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-    return QueuedDelivery(ident, fields[BODY])
+def _delivery(
+    entry_id: bytes | str, fields: dict[bytes, bytes], attempts: int = 1
+) -> QueuedDelivery:
+    return QueuedDelivery(_text(entry_id), fields[BODY], attempts)
+
+
+def _parked(entry_id: bytes | str, fields: dict[bytes, bytes]) -> ParkedDelivery:
+    ident = _text(entry_id)
+    # A stream entry's id starts with its time in milliseconds.
+    at = datetime.fromtimestamp(int(ident.split("-")[0]) / 1000, UTC)
+    return ParkedDelivery(
+        ident, fields[BODY], int(fields[ATTEMPTS]), fields[ERROR].decode(errors="replace"), at
+    )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,6 +1,7 @@
 """Time's work: unpaid holds expire (stock to the waitlist first), replays close."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, update
 
@@ -8,6 +9,7 @@ from bot.runtime import Runtime
 from bot.sweeper import sweep
 from storage.models import Live, Order, OutboxMessage, WaitlistEntry
 from storage.types import utcnow
+from tests.checkout.support import open_order
 from tests.pipeline import comment_on, start_test_live
 from tests.test_ordering import cart, stock_of
 
@@ -63,3 +65,38 @@ async def test_a_replay_closes_at_its_deadline_and_its_waitlist_with_it(
             )
         ).all()
     assert len(texts) == 1 and "結束" in str(texts[0]["text"])  # told it closed, nothing taken
+
+
+async def total_of(runtime: Runtime, order_id: int) -> Decimal:
+    async with runtime.sessions() as session:
+        total = await session.scalar(select(Order.total).where(Order.id == order_id))
+    assert total is not None
+    return total
+
+
+async def events_of(runtime: Runtime, order_id: int) -> list[str]:
+    async with runtime.sessions() as session:
+        payloads = (
+            await session.scalars(
+                select(OutboxMessage.payload)
+                .where(OutboxMessage.kind == "store_event")
+                .order_by(OutboxMessage.id)
+            )
+        ).all()
+    return [p["event"] for p in payloads if p["order_id"] == order_id]
+
+
+async def test_a_cart_the_waitlist_opens_on_expiry_has_its_total_and_its_event(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("early", "A12+10"), ("late", "A12+2")])
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Order).where(Order.id == 1).values(hold_until=utcnow() - timedelta(minutes=1))
+        )
+    await sweep(runtime, utcnow())
+    assert await cart(runtime, "late") == {"A12": 2}
+    order_id = await open_order(runtime, "late", 1)
+    assert await total_of(runtime, order_id) == Decimal("900.00")
+    assert await events_of(runtime, order_id) == ["order.reserved"]

@@ -17,6 +17,12 @@ Platform = Literal["facebook", "instagram"]
 _OBJECTS: dict[str, Platform] = {"page": "facebook", "instagram": "instagram"}
 _COMMENT_FIELDS = {"facebook": ("feed",), "instagram": ("comments", "live_comments")}
 _VERBS = ("add", "edited", "remove", "hide", "unhide")
+# The longest values the comments table keeps (Meta's own are far shorter): an event with a
+# longer id is ignored, a longer name is cut. A value the database refuses would fail its whole
+# batch, every time it came back.
+LONGEST_ID = 64
+LONGEST_OBJECT_ID = 128  # comment, post and parent ids: "{post}_{comment}"
+LONGEST_NAME = 200
 
 JsonMap = Mapping[str, object]
 
@@ -86,7 +92,7 @@ def read_delivery(envelope: JsonMap) -> Delivery:
         if not isinstance(entry, Mapping):
             ignored.append("an entry that is not an object")
             continue
-        page_id = _text(entry.get("id"))
+        page_id = readable_id(entry.get("id"))
         for field_name, value in _changes(entry):
             event = _read_change(platform, page_id, field_name, value, entry)
             if isinstance(event, CommentEvent):
@@ -128,7 +134,8 @@ def _read_change(
 
 
 def _live_status(page_id: str, value: JsonMap) -> LiveStatusEvent | str:
-    video_id, status = _text(value.get("id")), _text(value.get("status"))
+    video_id = readable_id(value.get("id"), LONGEST_OBJECT_ID)
+    status = readable_id(value.get("status"))
     if video_id is None or status is None:
         return "live_videos: no id or status"
     return LiveStatusEvent("facebook", page_id, video_id, status.upper())
@@ -137,17 +144,17 @@ def _live_status(page_id: str, value: JsonMap) -> LiveStatusEvent | str:
 def _facebook_comment(page_id: str, value: JsonMap) -> CommentEvent | str:
     if value.get("item") != "comment":
         return f"feed item {value.get('item')!r}"
-    comment_id = _text(value.get("comment_id"))
+    comment_id = readable_id(value.get("comment_id"), LONGEST_OBJECT_ID)
     if comment_id is None:
-        return "feed comment without a comment_id"
+        return "feed comment without a readable comment_id"
     verb = _verb(value.get("verb"))
     if verb is None:
         return f"feed comment verb {value.get('verb')!r}"
     author_id, author_name = _facebook_author(value)
     if author_id == page_id:
         return "the Page's own comment"
-    post_id = _text(value.get("post_id"))
-    parent_id = _text(value.get("parent_id"))
+    post_id = readable_id(value.get("post_id"), LONGEST_OBJECT_ID)
+    parent_id = readable_id(value.get("parent_id"), LONGEST_OBJECT_ID)
     return CommentEvent(
         platform="facebook",
         field="feed",
@@ -158,7 +165,7 @@ def _facebook_comment(page_id: str, value: JsonMap) -> CommentEvent | str:
         parent_id=None if parent_id == post_id else parent_id,
         author_id=author_id,
         author_name=author_name,
-        text=_message(value.get("message")),
+        text=readable_text(value.get("message")),
         created_time=_time(value.get("created_time")),
     )
 
@@ -166,23 +173,25 @@ def _facebook_comment(page_id: str, value: JsonMap) -> CommentEvent | str:
 def _facebook_author(value: JsonMap) -> tuple[str | None, str | None]:
     author = value.get("from")
     if isinstance(author, Mapping):
-        return _text(author.get("id")), _text(author.get("name"))
+        return readable_id(author.get("id")), readable_name(author.get("name"))
     # Payloads before v2.11 name the author with sender_id / sender_name.
-    return _text(value.get("sender_id")), _text(value.get("sender_name"))
+    return readable_id(value.get("sender_id")), readable_name(value.get("sender_name"))
 
 
 def _instagram_comment(
     account_id: str, field_name: str, value: JsonMap, entry: JsonMap
 ) -> CommentEvent | str:
-    comment_id = _text(value.get("id")) or _text(value.get("comment_id"))
+    comment_id = readable_id(value.get("id"), LONGEST_OBJECT_ID) or readable_id(
+        value.get("comment_id"), LONGEST_OBJECT_ID
+    )
     if comment_id is None:
-        return f"{field_name} without a comment id"
+        return f"{field_name} without a readable comment id"
     verb = _verb(value.get("verb"))
     if verb is None:
         return f"{field_name} verb {value.get('verb')!r}"
     author = value.get("from")
-    author_id = _text(author.get("id")) if isinstance(author, Mapping) else None
-    author_name = _text(author.get("username")) if isinstance(author, Mapping) else None
+    author_id = readable_id(author.get("id")) if isinstance(author, Mapping) else None
+    author_name = readable_name(author.get("username")) if isinstance(author, Mapping) else None
     if author_id == account_id:
         return "the account's own comment"
     media = value.get("media")
@@ -192,11 +201,11 @@ def _instagram_comment(
         verb=verb,
         comment_id=comment_id,
         page_id=account_id,
-        media_id=_text(media.get("id")) if isinstance(media, Mapping) else None,
-        parent_id=_text(value.get("parent_id")),
+        media_id=readable_id(media.get("id")) if isinstance(media, Mapping) else None,
+        parent_id=readable_id(value.get("parent_id"), LONGEST_OBJECT_ID),
         author_id=author_id,
         author_name=author_name,
-        text=_message(value.get("text")),
+        text=readable_text(value.get("text")),
         created_time=_time(value.get("timestamp")) or _time(entry.get("time")),
     )
 
@@ -206,16 +215,24 @@ def _verb(raw: object) -> str | None:
     return verb if verb in _VERBS else None
 
 
-def _text(raw: object) -> str | None:
-    if isinstance(raw, str) and raw:
-        return raw
+def readable_id(raw: object, longest: int = LONGEST_ID) -> str | None:
+    """An id as text; None when missing, too long, or holding a NUL (which PostgreSQL's text
+    cannot store)."""
     if isinstance(raw, int) and not isinstance(raw, bool):
-        return str(raw)
+        raw = str(raw)
+    if isinstance(raw, str) and raw and len(raw) <= longest and "\x00" not in raw:
+        return raw
     return None
 
 
-def _message(raw: object) -> str | None:
-    return raw if isinstance(raw, str) else None
+def readable_name(raw: object) -> str | None:
+    text = readable_text(raw)
+    return text[:LONGEST_NAME] if text else None
+
+
+def readable_text(raw: object) -> str | None:
+    # A NUL means nothing in a comment, and PostgreSQL's text cannot store one.
+    return raw.replace("\x00", "") if isinstance(raw, str) else None
 
 
 def _time(raw: object) -> datetime | None:

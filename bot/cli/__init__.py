@@ -10,6 +10,7 @@ from bot.cli import (
     bench,
     db,
     demo,
+    inbox,
     live,
     members,
     outbox,
@@ -36,6 +37,7 @@ COMMANDS = (
     simulate,
     members,
     outbox,
+    inbox,
     bench,
 )
 

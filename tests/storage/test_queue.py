@@ -50,7 +50,7 @@ async def test_sql_inbox_gives_an_unacknowledged_delivery_back_after_its_lease(
     assert await queue.take("other", 10, 0) == []
     await asyncio.sleep(0.4)
     (again,) = await queue.take("other", 10, 0)
-    assert again == first
+    assert (again.id, again.body, again.attempts) == (first.id, first.body, 2)
     await queue.close()
     await engine.dispose()
 
@@ -66,7 +66,7 @@ async def test_redis_stream_lets_a_live_consumer_claim_a_dead_ones_entries(
     assert len(taken) == 2
     await asyncio.sleep(0.3)
     reclaimed = await queue.take("survivor", 10, 0)
-    assert reclaimed == taken
+    assert [(d.id, d.body, d.attempts) for d in reclaimed] == [(d.id, d.body, 2) for d in taken]
     await queue.ack([d.id for d in reclaimed])
     assert await queue.depth() == 0
     await queue.close()
@@ -123,5 +123,53 @@ async def test_redis_stream_keeps_a_group_in_order_across_size_cut_commands(
     await asyncio.gather(*(queue.put(body) for body in bodies))
     taken = await queue.take("w1", 100, 0)
     assert [d.body for d in taken] == bodies
+    await queue.close()
+    await redis.aclose()
+
+
+async def test_parked_deliveries_leave_the_queue_and_come_back_on_unpark(
+    runtime: Runtime,
+) -> None:
+    queue = runtime.queue
+    for body in (b"ok", b"bad1", b"bad2"):
+        await queue.put(body)
+    taken = await queue.take("w1", 10, 0)
+    assert [d.attempts for d in taken] == [1, 1, 1]
+    await queue.ack([taken[0].id])
+    await queue.park([(taken[1], "ValueError: one"), (taken[2], "ValueError: two")])
+    assert await queue.depth() == 0
+    assert await queue.take("w1", 10, 0) == []
+    count, parked = await queue.parked(1)
+    assert count == 2
+    assert [(p.body, p.attempts, p.error) for p in parked] == [(b"bad1", 1, "ValueError: one")]
+    assert await queue.unpark() == 2
+    assert (await queue.parked(10))[0] == 0
+    again = await queue.take("w1", 10, 0)
+    assert [d.body for d in again] == [b"bad1", b"bad2"]
+    assert await queue.unpark() == 0
+
+
+async def test_sql_inbox_counts_every_take_of_a_delivery(database_url: str) -> None:
+    engine = create_engine(database_url)
+    queue = SqlInbox(engine, lease=timedelta(milliseconds=50))
+    await queue.put(b"x")
+    for attempt in (1, 2, 3):
+        (taken,) = await queue.take("w1", 10, 0)
+        assert taken.attempts == attempt
+        await asyncio.sleep(0.1)
+    await queue.close()
+    await engine.dispose()
+
+
+async def test_redis_stream_counts_every_take_of_a_delivery(
+    redis_url: str, redis_prefix: str
+) -> None:
+    redis = connect_redis(redis_url)
+    queue = RedisStreamQueue(redis, RedisKeys(redis_prefix), reclaim_after=0.05)
+    await queue.put(b"x")
+    for attempt in (1, 2, 3):
+        (taken,) = await queue.take(f"w{attempt}", 10, 0)
+        assert taken.attempts == attempt
+        await asyncio.sleep(0.1)
     await queue.close()
     await redis.aclose()

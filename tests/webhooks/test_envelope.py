@@ -4,21 +4,33 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.fakes.meta_webhooks import envelope, facebook_comment, instagram_comment, live_status
+from bot.fakes.meta_webhooks import (
+    envelope,
+    facebook_comment,
+    instagram_comment,
+    live_status,
+)
 from webhooks.envelope import NotAnEnvelope, check_envelope, read_delivery
 
 PAGE = "370873143344730"
 VIDEO = "690891113073877"
 
 
-def fb(comment: str, text: str | None = "A12 x2", **extra: object) -> dict[str, object]:
+def fb(
+    comment: str,
+    text: str | None = "A12 x2",
+    *,
+    author_id: str = "678",
+    author_name: str = "Jane Buyer",
+    **extra: object,
+) -> dict[str, object]:
     return facebook_comment(
         page_id=PAGE,
         video_id=VIDEO,
         comment=comment,
         text=text,
-        author_id="678",
-        author_name="Jane Buyer",
+        author_id=author_id,
+        author_name=author_name,
         **extra,  # type: ignore[arg-type]
     )
 
@@ -185,6 +197,32 @@ def test_unknown_objects_fields_and_items_are_ignored_not_errors() -> None:
 def test_non_ascii_text_is_kept_exactly() -> None:
     (event,) = read_delivery(envelope("page", [(PAGE, [fb("1", "蘋果 兩盒 ❤️ Ａ２＋２")])])).comments
     assert event.text == "蘋果 兩盒 ❤️ Ａ２＋２"
+
+
+def test_nul_characters_are_dropped_from_text_and_names() -> None:
+    (event,) = read_delivery(
+        envelope("page", [(PAGE, [fb("1", "A1+2\x00", author_name="Ja\x00ne")])])
+    ).comments
+    assert (event.text, event.author_name) == ("A1+2", "Jane")
+
+
+def test_names_are_cut_to_what_the_database_keeps() -> None:
+    (event,) = read_delivery(envelope("page", [(PAGE, [fb("1", author_name="名" * 500)])])).comments
+    assert event.author_name == "名" * 200
+
+
+@pytest.mark.parametrize("comment_id", ["9" * 129, "12\x0034"])
+def test_an_id_the_database_cannot_keep_is_ignored_not_stored(comment_id: str) -> None:
+    unreadable = fb("1")
+    unreadable["value"] = {**unreadable["value"], "comment_id": comment_id}
+    delivery = read_delivery(envelope("page", [(PAGE, [unreadable, fb("2")])]))
+    assert [event.comment_id for event in delivery.comments] == [f"{VIDEO}_2"]
+    assert delivery.ignored == ("feed comment without a readable comment_id",)
+
+
+def test_an_author_id_too_long_to_keep_leaves_the_comment_without_one() -> None:
+    (event,) = read_delivery(envelope("page", [(PAGE, [fb("1", author_id="7" * 65)])])).comments
+    assert event.author_id is None
 
 
 @pytest.mark.parametrize(

@@ -2,13 +2,16 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.runtime import Runtime
+from tests.checkout.support import lines_of, open_order
 from tests.conftest import STAFF_TOKEN
 from tests.pipeline import LINEUP, PAGE, VIDEO, comment_on
+from tests.test_sweeper import events_of, total_of
 from webhooks.app import build_app
 
 AUTH = {"Authorization": f"Bearer {STAFF_TOKEN}"}
@@ -152,6 +155,12 @@ async def test_inventory_adjustments_apply_once_and_refill_the_waitlist(
     again = await (await client.post("/api/inventory/adjust", headers=AUTH, json=restock)).json()
     assert first["applied"] and not again["applied"]
     assert (first["on_hand"], first["reserved"], first["available"]) == (11, 10, 1)
+    # The two who waited have carts now, priced, and the central store heard of them.
+    for waited in ("u8", "u9"):
+        order_id = await open_order(runtime, waited, 1)
+        assert await lines_of(runtime, order_id) == {"APPLE-BOX": 1}
+        assert await total_of(runtime, order_id) == Decimal("880.00")
+        assert await events_of(runtime, order_id) == ["order.reserved"]
     for reused, says in (
         ({**restock, "sku": "A2"}, "APPLE-BOX by +3"),
         ({**restock, "delta": 4}, "+3"),
