@@ -143,16 +143,17 @@ class CommentProcessor:
             placed.changed
             | {p.order_id for p in placed.placements.values() if p.order_id is not None},
         )
+        await add_reviews(
+            session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
+        )
+        # Last: store events hold the event-id lock until the transaction ends (add_outbox).
         await add_outbox(
             session,
             self._replies(ordering, placed, carts, comments, buyers, languages)
             + self._closed_replies(closed, languages)
-            + _store_events(placed, carts)
             + await self._stock_alerts(session, ordering, placed)
-            + [_staff_review(r.comment) for r in reviews],
-        )
-        await add_reviews(
-            session, [(r.comment.id, r.comment.live_id, r.reason, r.candidates) for r in reviews]
+            + [_staff_review(r.comment) for r in reviews]
+            + _store_events(placed, carts),
         )
 
     def read(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, Text, bindparam, case, exists, func, select, update
+from sqlalchemy import Table, Text, bindparam, case, exists, func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -32,6 +33,18 @@ STAFF_PARTITION = "staff"
 _CHUNK = 500
 _ERROR_LENGTH = 2000
 _TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+# PostgreSQL draws an id when a row is inserted, but transactions commit in any order: a reader
+# paging by id could pass event 11 while event 10's transaction is still open, and never see 10.
+# Writers of store events hold this advisory lock shared from before their ids are drawn until
+# they commit (writers never wait for each other); the reader takes it exclusively, so it reads
+# once every id drawn before it is committed or rolled back. SQLite has one writer at a time.
+EVENT_IDS_LOCK = int.from_bytes(b"lcevents", "big")
+EVENTS_READ_WAIT = timedelta(seconds=10)
+_LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's lock_timeout ran out
+
+
+class EventsBusy(RuntimeError):
+    """Store events being written kept the reader waiting too long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,8 +244,22 @@ async def retry_dead(
 # --- reading -------------------------------------------------------------------------------
 
 
-async def events_after(session: AsyncSession, after_id: int, limit: int) -> list[StoreEvent]:
-    """Store events with an id above `after_id`, in id order, whatever their push status."""
+async def events_after(
+    session: AsyncSession, after_id: int, limit: int, *, wait: timedelta = EVENTS_READ_WAIT
+) -> list[StoreEvent]:
+    """Store events with an id above `after_id`, in id order, whatever their push status; none
+    is ever passed over by a later read (see EVENT_IDS_LOCK). EventsBusy after `wait`."""
+    if dialect_of(session) == "postgresql":
+        milliseconds = max(1, int(wait.total_seconds() * 1000))
+        await session.execute(text(f"SET LOCAL lock_timeout = {milliseconds}"))
+        try:
+            await session.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_IDS_LOCK}
+            )
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", None) != _LOCK_NOT_AVAILABLE:
+                raise
+            raise EventsBusy("order events are being written; ask again in a moment") from error
     rows = await session.execute(
         select(OutboxMessage.id, OutboxMessage.payload, OutboxMessage.created_at)
         .where(OutboxMessage.kind == STORE_EVENT, OutboxMessage.id > after_id)
@@ -263,7 +290,12 @@ class Outgoing(NamedTuple):
 
 
 async def add_outbox(session: AsyncSession, messages: Sequence[Outgoing]) -> None:
-    """A message whose key is already in the outbox is not written again."""
+    """A message whose key is already in the outbox is not written again. On PostgreSQL, store
+    events hold EVENT_IDS_LOCK until the transaction ends: write them last."""
+    if dialect_of(session) == "postgresql" and any(m.kind == STORE_EVENT for m in messages):
+        await session.execute(
+            text("SELECT pg_advisory_xact_lock_shared(:key)"), {"key": EVENT_IDS_LOCK}
+        )
     now = utcnow()
     await insert_rows(
         session,

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from storage.outbox import StoreEvent, events_after
+from storage.outbox import EventsBusy, StoreEvent, events_after
 from webhooks.keys import RUNTIME
-from webhooks.responses import BadRequest, json_response
+from webhooks.responses import BadRequest, error, json_response
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -21,8 +21,13 @@ async def events(request: web.Request) -> web.Response:
     limit = _whole_number(request, "limit", default=DEFAULT_LIMIT, highest=MAX_LIMIT)
     if limit < 1:
         raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
-    async with request.app[RUNTIME].sessions() as session:
-        found = await events_after(session, after, limit)
+    try:
+        async with request.app[RUNTIME].sessions() as session:
+            found = await events_after(session, after, limit)
+    except EventsBusy as busy:
+        answer = error(503, f"{busy}.")
+        answer.headers["Retry-After"] = "1"
+        return answer
     return json_response(
         {
             "events": [_event(event) for event in found],
