@@ -54,7 +54,7 @@ from bot.dispatch.reply_jobs import (
 )
 from bot.dispatch.timing import pause
 from bot.dispatch.tokens import PageKey, PageTokens, TokenState
-from bot.graph import GraphClient, GraphError, GraphFailure, Usage
+from bot.graph import GraphClient, GraphError, GraphFailure, GraphUnavailable, Usage
 from bot.settings import Settings
 from storage.db import SessionFactory
 from storage.outbox import ClaimedMessage, claim_due, instagram_live_comments
@@ -356,6 +356,16 @@ class ReplyDispatcher:
         if verdict is Verdict.TERMINAL:
             log.warning("reply %s to comment %s failed: %s", message.id, job.comment_id, failure)
             return Failed(message.id, str(failure))
+        if job.public and isinstance(failure, GraphUnavailable) and failure.reached:
+            # Meta answers no "already replied" for public replies: sent again, it could show
+            # twice under the comment. The buyer's private reply is what matters.
+            log.warning(
+                "public reply %s to comment %s may have been posted (%s); not sent again",
+                message.id,
+                job.comment_id,
+                failure,
+            )
+            return Failed(message.id, f"{failure}; it may have been posted, so not sent again")
         if verdict is Verdict.RETRYABLE and not self._too_old(message):
             return self._retry(message, str(failure))
         if (

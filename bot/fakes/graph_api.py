@@ -334,8 +334,10 @@ class FakeGraph:
         """Every request: the checks in Meta's order, the route, usage headers, the record."""
         context = _Context(arrived=self._clock())
         try:
-            await self._wait_latency()
+            # The request is read, then handled slowly: like Meta, a call whose caller stopped
+            # waiting is still carried out.
             params = await _read_params(request)
+            await self._wait_latency()
             page = self._authenticate(params, context)
             self._check_throttle(page, context)
             self._check_scripted(page, context)

@@ -154,6 +154,10 @@ class GraphClient:
                 return _answer(response.status, response.headers, raw)
         except TimeoutError:
             raise GraphUnavailable(f"{method} /{path}: no answer in time", timed_out=True) from None
+        except aiohttp.ClientConnectorError as error:
+            raise GraphUnavailable(
+                f"{method} /{path}: {_network_error(error)}", reached=False
+            ) from None
         except aiohttp.ClientError as error:
             raise GraphUnavailable(f"{method} /{path}: {_network_error(error)}") from None
 

@@ -43,13 +43,15 @@ class GraphFailure(Exception):
 
 
 class GraphUnavailable(GraphFailure):
-    """Meta could not be reached or did not answer in time. A POST that timed out may still
-    have been carried out (a private reply retried then answers 10900)."""
+    """Meta could not be reached or did not answer in time. A request that was sent and got no
+    answer (`reached`: a timeout, a connection cut) may still have been carried out (a private
+    reply retried then answers 10900); one that never connected was not."""
 
-    def __init__(self, message: str, *, timed_out: bool = False) -> None:
+    def __init__(self, message: str, *, timed_out: bool = False, reached: bool = True) -> None:
         super().__init__(message)
         self.message = message
         self.timed_out = timed_out
+        self.reached = reached
 
     @property
     def is_retryable(self) -> bool:

@@ -388,6 +388,33 @@ async def test_public_replies_and_the_instagram_live_refusal(
     assert fake.requests_for(IG) == []
 
 
+async def test_a_public_reply_without_an_answer_is_never_posted_twice(
+    sessions: SessionFactory,
+    fake: FakeGraph,
+    http: aiohttp.ClientSession,
+    make_settings: MakeSettings,
+) -> None:
+    """Meta got the request and answered too late: the reply is under the comment, so it is
+    not sent again. A private reply in the same state is retried (Meta answers 10900)."""
+    await add_replies(sessions, PAGE, ["fb_slow"], kind="public_reply")
+    fake.set_latency(0.4, 0.4)
+    impatient = GraphClient(
+        http,
+        base_url=fake.url,
+        version="v25.0",
+        app_secret=APP_SECRET,
+        timeout=aiohttp.ClientTimeout(total=0.1),
+    )
+    sender = dispatcher(sessions, impatient, make_settings(public_replies=True))
+    assert await sender.drain_once() == 1
+    await asyncio.sleep(0.5)  # the fake finishes what it was asked
+    ((status, error),) = [(r.status, r.last_error or "") for r in await rows(sessions)]
+    assert status == "failed" and "may have been posted" in error
+    assert [p.comment_id for p in fake.public_replies] == ["fb_slow"]
+    await sender.drain_once()
+    assert [p.comment_id for p in fake.public_replies] == ["fb_slow"]
+
+
 async def test_malformed_rows_fail_and_the_rest_go_out(
     sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
 ) -> None:

@@ -488,6 +488,7 @@ async def test_a_closed_port_is_graph_unavailable(http: aiohttp.ClientSession) -
         await client.private_reply(PAGE, TOKEN, COMMENT, "x")
     assert raised.value.is_retryable
     assert not raised.value.timed_out
+    assert not raised.value.reached  # never sent: nothing can have been carried out
     assert TOKEN not in str(raised.value)
 
 
@@ -501,6 +502,7 @@ async def test_a_slow_answer_times_out_as_graph_unavailable(
         await client.live_video(LIVE, TOKEN)
     assert time.monotonic() - started < 0.45
     assert raised.value.timed_out
+    assert raised.value.reached
     assert raised.value.is_retryable
     assert TOKEN not in str(raised.value)
 
