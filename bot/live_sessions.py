@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lives import end_live
 from parsers import LineupError, compile_lineup, read_lineup
+from storage import orders
 from storage.lineups import apply_lineup
+from storage.lives import OPEN_STATUSES
 from storage.models import LineupItem, Live
 from storage.stock import StockRefused
 from storage.types import utcnow
 
 Platform = Literal["facebook", "instagram"]
+log = logging.getLogger("livecart.lives")
 
 
 class LiveRefused(ValueError):
     """The request cannot start or change a live; the message says why in one sentence."""
+
+
+class LiveClash(LiveRefused):
+    """Another live still takes orders on the same video or post."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +41,8 @@ class LiveSpec:
     title: str | None = None
     # The live video object's id when it differs from the video id (polling uses it).
     live_video_id: str | None = None
+    # Close a live still taking orders on the same video or post, instead of refusing.
+    replace: bool = False
 
 
 async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
@@ -47,6 +57,16 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
     post_id = spec.post_id
     if post_id is None and spec.platform == "facebook" and spec.video_id:
         post_id = f"{spec.page_id}_{spec.video_id}"
+    now = utcnow()
+    ids = {spec.video_id, spec.live_video_id, post_id} - {None}
+    for clash in await _selling_on(session, spec.platform, ids):
+        if not spec.replace:
+            raise LiveClash(
+                f"Live {clash.id} still takes orders on this video or post ({clash.status}); "
+                "replace it to close it now, or end it and wait for its replay to close."
+            )
+        _close_now(clash, now)
+        await orders.close_waiting(session, live_ids=[clash.id])
     live = Live(
         platform=spec.platform,
         page_id=spec.page_id,
@@ -58,7 +78,7 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
         broadcast=spec.video_id is not None,
         status="live",
         lineup_csv=spec.lineup_csv,
-        started_at=utcnow(),
+        started_at=now,
     )
     session.add(live)
     await session.flush()
@@ -67,6 +87,32 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
     except StockRefused as error:
         raise LiveRefused(f"The lineup's stock is refused: {error}.") from None
     return live
+
+
+async def _selling_on(session: AsyncSession, platform: str, ids: set[str]) -> list[Live]:
+    """Lives on `platform` still taking orders, known by any of `ids`."""
+    if not ids:
+        return []
+    named = or_(
+        Live.video_id.in_(ids),
+        Live.live_video_id.in_(ids),
+        Live.post_id.in_(ids),
+        Live.media_id.in_(ids),
+    )
+    found = await session.scalars(
+        select(Live)
+        .where(Live.platform == platform, Live.status.in_(OPEN_STATUSES), named)
+        .order_by(Live.id)
+    )
+    return list(found.all())
+
+
+def _close_now(live: Live, now: datetime) -> None:
+    """A replaced live takes no more orders; its comments are answered as a closed live's."""
+    log.info("live %d is closed: a new live replaces it on its video", live.id)
+    live.status = "closed"
+    live.ended_at = live.ended_at or now
+    live.replay_deadline = now
 
 
 async def lineup_skus(session: AsyncSession, live_id: int) -> list[str]:

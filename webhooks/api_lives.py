@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import live_sessions
 from bot.checkout_token import checkout_url
-from bot.live_sessions import LiveRefused, LiveSpec
+from bot.live_sessions import LiveClash, LiveRefused, LiveSpec
 from storage.models import Comment, Live, Order, OrderLine
 from storage.orders import snapshots
 from storage.types import typed_id
@@ -22,6 +22,8 @@ async def create(request: web.Request) -> web.Response:
     async with runtime.sessions.begin() as session:
         try:
             live = await live_sessions.start_live(session, spec)
+        except LiveClash as clash:
+            raise BadRequest(str(clash), status=409) from None
         except LiveRefused as refused:
             raise BadRequest(str(refused), status=422) from None
         body = await live_json(session, live)
@@ -154,6 +156,9 @@ def _spec(body: JsonObject) -> LiveSpec:
     lineup = body.get("lineup_csv")
     if not isinstance(lineup, str) or not lineup.strip():
         raise BadRequest('"lineup_csv" must hold the lineup as CSV text.')
+    replace = body.get("replace", False)
+    if not isinstance(replace, bool):
+        raise BadRequest('"replace" must be true or false.')
     assert page_id is not None
     return LiveSpec(
         platform=platform,
@@ -163,6 +168,7 @@ def _spec(body: JsonObject) -> LiveSpec:
         title=_text(body, "title"),
         lineup_csv=lineup,
         live_video_id=_text(body, "live_video_id"),
+        replace=replace,
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import live_sessions
 from bot.cli.errors import CommandError, load_settings, read_text_file, service_errors
-from bot.live_sessions import LiveRefused, LiveSpec
+from bot.live_sessions import LiveClash, LiveRefused, LiveSpec
 from bot.loop import run_async
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
@@ -65,6 +65,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     start.add_argument(
         "--lineup", required=True, type=Path, metavar="FILE", help="the lineup CSV (contract.md)"
     )
+    start.add_argument(
+        "--replace",
+        action="store_true",
+        help="close a live still taking orders on the same video or post, instead of refusing",
+    )
     start.set_defaults(func=run_start)
 
     current = actions.add_parser("current", help="the product on screen, which '+1' orders")
@@ -93,10 +98,12 @@ def run_start(args: argparse.Namespace) -> int:
         post_id=_optional(args.post_id),
         title=_optional(args.title),
         lineup_csv=lineup,
+        live_video_id=_optional(args.live_video_id),
+        replace=args.replace,
     )
     settings = load_settings()
     with service_errors(settings):
-        line = run_async(_start(settings, spec, _optional(args.live_video_id), args.lineup))
+        line = run_async(_start(settings, spec, args.lineup))
     print(line)
     return 0
 
@@ -155,17 +162,15 @@ def format_lives(lives: list[LiveLine], timezone: str) -> str:
     )
 
 
-async def _start(
-    settings: Settings, spec: LiveSpec, live_video_id: str | None, lineup: Path
-) -> str:
+async def _start(settings: Settings, spec: LiveSpec, lineup: Path) -> str:
     async with _runtime(settings) as runtime:
         async with runtime.sessions.begin() as session:
             try:
                 live = await live_sessions.start_live(session, spec)
+            except LiveClash as clash:
+                raise CommandError(f"{clash} (--replace)") from None
             except LiveRefused as refused:
                 raise CommandError(f"{lineup}: {refused}") from None
-            if live_video_id is not None:
-                live.live_video_id = live_video_id
             skus = await live_sessions.lineup_skus(session, live.id)
             line = _started_line(live, len(skus))
         await runtime.stock.restocked(skus)

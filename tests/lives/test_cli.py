@@ -96,6 +96,23 @@ async def test_a_live_and_a_post_sale_run_from_the_command_line(
     assert (first.replay_deadline - first.ended_at).total_seconds() == 7200
     assert (second.post_id, second.broadcast, second.video_id) == (f"{PAGE}_555", False, None)
 
+    # The live video's id names the same live: a second live on it is refused, then replaces.
+    start_again = (
+        "live",
+        "start",
+        "--page-id",
+        PAGE,
+        "--video-id",
+        LIVE_VIDEO,
+        "--lineup",
+        "lineup.csv",
+    )
+    clash = livecart(*start_again, env=env, cwd=tmp_path)
+    assert clash.returncode != 0
+    assert "Live 1 still takes orders" in one_error_line(clash.stderr)
+    assert run(*start_again, "--replace").startswith("live 3 started")
+    assert [live.status for live in await lives_in(database_url)] == ["closed", "live", "live"]
+
     unknown = livecart("live", "current", "1", "Z9", env=env, cwd=tmp_path)
     assert unknown.returncode != 0 and "Z9" in one_error_line(unknown.stderr)
     nowhere = livecart("live", "end", "42", env=env, cwd=tmp_path)

@@ -97,6 +97,42 @@ async def test_a_live_from_start_to_figures(client: Client, runtime: Runtime) ->
     assert ended["status"] == "replay" and ended["replay_deadline"]
 
 
+async def test_a_second_live_on_a_selling_video_is_refused_unless_it_replaces(
+    client: Client, runtime: Runtime
+) -> None:
+    first = await start(client)
+    await comment_on(runtime, [("u1", "A2+1")])
+    again = await client.post(
+        "/api/lives",
+        headers=AUTH,
+        json={"page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP},
+    )
+    assert again.status == 409
+    assert f"Live {first['id']} still takes orders" in (await again.json())["error"]
+    await client.post(f"/api/lives/{first['id']}/end", headers=AUTH)  # a replay still sells
+    assert (
+        await client.post(
+            "/api/lives",
+            headers=AUTH,
+            json={"page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP},
+        )
+    ).status == 409
+    bad = await client.post(
+        "/api/lives",
+        headers=AUTH,
+        json={"page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP, "replace": "yes"},
+    )
+    assert bad.status == 400
+    second = await start(client, replace=True)
+    closed = await (await client.get(f"/api/lives/{first['id']}", headers=AUTH)).json()
+    assert closed["status"] == "closed"
+    await comment_on(runtime, [("u2", "A2+1")], start=2)
+    orders = await (await client.get(f"/api/lives/{second['id']}/orders", headers=AUTH)).json()
+    assert [o["buyer"]["id"] for o in orders] == ["u2"]
+    kept = await (await client.get(f"/api/lives/{first['id']}/orders", headers=AUTH)).json()
+    assert [(o["buyer"]["id"], o["status"]) for o in kept] == [("u1", "reserved")]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
