@@ -33,15 +33,22 @@ def follow_platform_status(
 OrderingState = Literal["open", "closed", "after_broadcast"]
 
 
-def ordering_state(live: Live, now: datetime, *, instagram_live: bool) -> OrderingState:
-    """Whether a comment on `live` arriving now may order.
+def ordering_state(live: Live, at: datetime, *, instagram_live: bool) -> OrderingState:
+    """Whether a comment on `live` written at `at` may order, however late it is handled (a
+    backlog, a late webhook).
 
     The replay orders like the live until its deadline. Instagram live comments can only be
-    answered privately while the broadcast is on, so after it they are for staff."""
-    if live.status == "closed" or (
-        live.status == "replay" and live.replay_deadline is not None and now > live.replay_deadline
-    ):
+    answered privately while the broadcast is on, so those written after it are for staff."""
+    ended = live.status != "live"
+    if live.status == "closed" and live.replay_deadline is None:
         return "closed"
-    if live.status == "replay" and instagram_live:
+    if ended and live.replay_deadline is not None and at > live.replay_deadline:
+        return "closed"
+    if instagram_live and ended and (live.ended_at is None or at >= live.ended_at):
         return "after_broadcast"
     return "open"
+
+
+def written_at(created_time: datetime | None, received_at: datetime) -> datetime:
+    """When a comment was written: Meta's time, unless our clock says it came earlier."""
+    return received_at if created_time is None else min(created_time, received_at)

@@ -30,7 +30,8 @@ from storage.comments import (
 )
 from storage.db import SessionFactory, WriterTurns, lost_a_race, retrying_races
 from storage.lives import LiveIndex, open_lives
-from storage.models import Live
+from storage.models import JsonObject, Live
+from storage.outbox import write_staff_alert
 from storage.queue import QueuedDelivery
 from storage.types import utcnow
 from webhooks.envelope import (
@@ -160,6 +161,11 @@ class Pipeline:
             ):
                 log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
         return lives
+
+    async def alert_staff(self, key: str, payload: JsonObject) -> None:
+        """A staff alert (the staff bot sends it), once per key."""
+        async with self._writers.turn(), self._sessions.begin() as session:
+            await write_staff_alert(session, key, payload)
 
     async def database_answers(self) -> bool:
         try:

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import replies
 from bot.cart import Item, Outcome
 from bot.checkout_token import checkout_url
-from bot.lives import ordering_state
+from bot.lives import ordering_state, written_at
 from bot.ordering import OrderComment, Placed, place_orders
 from bot.settings import Settings
 from bot.store_events import order_event
@@ -87,7 +87,11 @@ class CommentProcessor:
         for comment, live, result in read:
             if result is None or live is None or result.status == "none":
                 continue
-            state = ordering_state(live, now, instagram_live=comment.field == "live_comments")
+            state = ordering_state(
+                live,
+                written_at(comment.created_time, comment.received_at),
+                instagram_live=comment.field == "live_comments",
+            )
             if state == "closed":
                 closed.append((comment, live))
             elif result.status == "review":

@@ -7,9 +7,11 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Sequence
 
 from bot.pipeline import BatchReport, Pipeline
 from bot.runtime import Runtime
+from storage.models import JsonObject
 from storage.queue import DeliveryQueue, QueuedDelivery
 
 log = logging.getLogger("livecart.workers")
@@ -29,6 +31,7 @@ RETRY_PAUSE = 1.0
 # queue for the parked list, so it holds no later batch back. A batch fails only when its
 # comments cannot even be stored, and a database that does not answer parks nothing.
 PARK_AFTER = 5
+PARKED_ALERT = "delivery_parked"
 
 
 def consumer_name(index: int) -> str:
@@ -118,7 +121,22 @@ async def _after_failure(
                 why,
             )
         handled += [d.id for d, _ in due]
+        await pipeline.alert_staff(*parked_alert(due))
     return BatchReport(len(handled), comments, processed)
+
+
+def parked_alert(parked: Sequence[tuple[QueuedDelivery, str]]) -> tuple[str, JsonObject]:
+    """One alert for deliveries parked together: its key and payload."""
+    first, error = parked[0]
+    what = "A webhook delivery" if len(parked) == 1 else f"{len(parked)} webhook deliveries"
+    text = (
+        f"{what} failed {PARK_AFTER} times and {'is' if len(parked) == 1 else 'are'} parked "
+        f"(error: {error.splitlines()[0][:200]}); comments in parked deliveries have not "
+        "ordered. "
+        "`livecart inbox status` lists parked deliveries; `livecart inbox retry` queues them "
+        "again once the cause is fixed."
+    )
+    return f"alert:{PARKED_ALERT}:{first.id}", {"alert": PARKED_ALERT, "text": text}
 
 
 def _describe(error: Exception) -> str:

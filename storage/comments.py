@@ -49,6 +49,8 @@ class CommentView(Protocol):
     def text(self) -> str | None: ...
     @property
     def received_at(self) -> datetime: ...
+    @property
+    def created_time(self) -> datetime | None: ...
 
 
 class ClaimedComment(NamedTuple):
@@ -65,6 +67,7 @@ class ClaimedComment(NamedTuple):
     author_name: str | None
     text: str | None
     received_at: datetime
+    created_time: datetime | None  # when the viewer wrote it, by Meta's clock
 
     @property
     def key(self) -> CommentKey:
@@ -83,6 +86,7 @@ _CLAIMED = (
     Comment.author_name,
     Comment.text,
     Comment.received_at,
+    Comment.created_time,
 )
 
 

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.workers import PARK_AFTER, consume
 from storage.db import WriterTurns, create_engine, session_factory
 from storage.inbox import SqlInbox
-from storage.models import Comment
+from storage.models import Comment, OutboxMessage
 from storage.queue import DeliveryQueue
 from storage.stream import RedisStreamQueue
 from tests.cli import clean_env, livecart
@@ -110,6 +110,15 @@ async def test_a_delivery_failing_every_time_is_parked_and_its_batch_mates_order
     assert "poisoned comment" in parked.error
     assert await quick_queue.depth() == 0
     assert await _statuses(runtime) == {"u1": "order", "u4": "order"}
+    async with runtime.sessions() as session:
+        alerts = (
+            await session.scalars(
+                select(OutboxMessage.payload).where(OutboxMessage.kind == "staff_alert")
+            )
+        ).all()
+    assert [a["alert"] for a in alerts] == ["delivery_parked"]
+    assert "poisoned comment" in str(alerts[0]["text"])
+    assert "`livecart inbox retry`" in str(alerts[0]["text"])
 
     # Once what refused it is fixed, staff queue it again and it orders like any other.
     await _accept_poison(runtime)

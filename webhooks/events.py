@@ -9,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from storage.outbox import EventsBusy, StoreEvent, events_after
+from storage.types import LARGEST_ID, typed_id
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, error, json_response
 
@@ -50,12 +51,11 @@ def _whole_number(request: web.Request, name: str, *, default: int, highest: int
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit():
-        raise BadRequest(f"{name} must be a whole number of 0 or more (got {raw[:40]!r}).")
-    value = int(raw)
+    value = typed_id(raw)
+    if value is None:
+        raise BadRequest(
+            f"{name} must be a whole number from 0 to {LARGEST_ID} (got {raw[:40]!r})."
+        )
     if highest is not None and value > highest:
         raise BadRequest(f"{name} must be at most {highest} (got {value}).")
-    # Ids are 64-bit on PostgreSQL: a bigger number is a mistake, not a position.
-    if value >= 2**63:
-        raise BadRequest(f"{name} is too large.")
     return value

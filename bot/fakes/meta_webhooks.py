@@ -62,6 +62,7 @@ def instagram_comment(
     username: str,
     live: bool = True,
     id_field: str = "id",
+    timestamp: int | None = None,
 ) -> Change:
     value: dict[str, object] = {
         id_field: comment_id,
@@ -69,6 +70,8 @@ def instagram_comment(
         "from": {"id": author_id, "username": username},
         "media": {"id": media_id, "media_product_type": "FEED"},
     }
+    if timestamp is not None:
+        value["timestamp"] = timestamp
     return {"field": "live_comments" if live else "comments", "value": value}
 
 

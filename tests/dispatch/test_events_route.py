@@ -69,7 +69,15 @@ async def test_pages_through_the_order_events(client: Client, runtime: Runtime) 
 
 @pytest.mark.parametrize(
     "query",
-    ["?after=abc", "?after=-1", "?after=1.5", "?limit=0", "?limit=5000", "?after=" + "9" * 30],
+    [
+        "?after=abc",
+        "?after=-1",
+        "?after=1.5",
+        "?after=%C2%B2",
+        "?limit=0",
+        "?limit=5000",
+        "?after=" + "9" * 30,
+    ],
 )
 async def test_bad_parameters_are_a_400_with_one_sentence(client: Client, query: str) -> None:
     status, body = await get(client, query)
