@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.lives import end_live
 from parsers import LineupError, compile_lineup, read_lineup
 from storage import orders
+from storage.db import dialect_of
 from storage.lineups import apply_lineup
 from storage.lives import OPEN_STATUSES
 from storage.models import LineupItem, Live
@@ -21,6 +22,7 @@ from storage.types import utcnow
 
 Platform = Literal["facebook", "instagram"]
 log = logging.getLogger("livecart.lives")
+_STARTS_LOCK = int.from_bytes(b"lcstarts", "big")
 
 
 class LiveRefused(ValueError):
@@ -58,7 +60,10 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
     if post_id is None and spec.platform == "facebook" and spec.video_id:
         post_id = f"{spec.page_id}_{spec.video_id}"
     now = utcnow()
-    ids = {spec.video_id, spec.live_video_id, post_id} - {None}
+    if dialect_of(session) == "postgresql":
+        # Two starts on one video at once: the second waits for the first, then sees it.
+        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _STARTS_LOCK})
+    ids = {ident for ident in (spec.video_id, spec.live_video_id, post_id) if ident}
     for clash in await _selling_on(session, spec.platform, ids):
         if not spec.replace:
             raise LiveClash(

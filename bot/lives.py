@@ -33,18 +33,19 @@ def follow_platform_status(
 OrderingState = Literal["open", "closed", "after_broadcast"]
 
 
-def ordering_state(live: Live, at: datetime, *, instagram_live: bool) -> OrderingState:
-    """Whether a comment on `live` written at `at` may order, however late it is handled (a
-    backlog, a late webhook).
+def ordering_state(live: Live, written: datetime, *, instagram_live: bool) -> OrderingState:
+    """Whether a comment on `live` written at `written` may order, however late it is handled
+    (a backlog, a late webhook).
 
     The replay orders like the live until its deadline. Instagram live comments can only be
-    answered privately while the broadcast is on, so those written after it are for staff."""
+    answered privately while the broadcast is on, so once it is off (whenever they were
+    written) they are for staff."""
     ended = live.status != "live"
     if live.status == "closed" and live.replay_deadline is None:
         return "closed"
-    if ended and live.replay_deadline is not None and at > live.replay_deadline:
+    if ended and live.replay_deadline is not None and written > live.replay_deadline:
         return "closed"
-    if instagram_live and ended and (live.ended_at is None or at >= live.ended_at):
+    if instagram_live and ended:
         return "after_broadcast"
     return "open"
 

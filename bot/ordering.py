@@ -22,6 +22,8 @@ from storage.orders import BuyerKey, CartState, Terms
 from storage.stock import StockRequest
 from storage.stock_backends import Stock
 
+NO_WAITLIST = "sold out, and the live has closed: no waitlist"
+
 
 class OrderComment(NamedTuple):
     comment_id: int
@@ -33,6 +35,9 @@ class OrderComment(NamedTuple):
     identity_id: int | None
     items: tuple[Item, ...]
     received_at: datetime
+    # False on a live that has closed (a comment written in time, handled late): nothing of it
+    # waits, since no one closes a closed live's waitlist again.
+    may_wait: bool = True
 
     @property
     def buyer(self) -> BuyerKey:
@@ -100,9 +105,13 @@ async def place_orders(
     waiting_rows: list[dict[str, object]] = []
     for c in comments:
         taken, short = _split_grants(c, plans[c.comment_id].adds, granted)
+        refused = plans[c.comment_id].refused
+        if not c.may_wait:
+            refused += tuple(Refusal(sku, quantity, NO_WAITLIST) for sku, quantity in short)
+            short = []
         waiting_rows += [_waiting_row(c, sku, quantity) for sku, quantity in short]
         outcomes[c.comment_id] = Outcome(
-            taken=tuple(taken), waitlisted=tuple(short), refused=plans[c.comment_id].refused
+            taken=tuple(taken), waitlisted=tuple(short), refused=refused
         )
     opened = await _open_missing_orders(session, batch, comments, outcomes, now + hold_for)
     for c in comments:

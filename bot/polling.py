@@ -403,16 +403,17 @@ class LivePoller:
 
     async def _store(self, target: PollTarget, comments: Sequence[GraphComment]) -> int:
         """Feed the comments livecart does not have into the pipeline; how many there were."""
-        mine = [c for c in comments if c.from_id != target.page_id]  # the Page's own replies
+        # Not the Page's own replies, nor what the database could not keep.
+        mine = [
+            event
+            for event in (comment_event(target, c) for c in comments if c.from_id != target.page_id)
+            if event is not None
+        ]
         if not mine:
             return 0
         async with self._runtime.sessions() as session:
-            stored = await stored_comment_ids(session, [c.id for c in mine])
-        events = [
-            event
-            for event in (comment_event(target, c) for c in mine if c.id not in stored)
-            if event is not None
-        ]
+            stored = await stored_comment_ids(session, [e.comment_id for e in mine])
+        events = [event for event in mine if event.comment_id not in stored]
         if not events:
             return 0
         # Oldest first, as a viewer wrote them: first come, first served on scarce stock.

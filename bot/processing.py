@@ -329,6 +329,7 @@ def _order_comment(
         identity_id=buyer.identity_id,
         items=items,
         received_at=comment.received_at,
+        may_wait=live.status != "closed",
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import replies
 from bot.cart import Item
-from bot.lives import ordering_state
+from bot.lives import ordering_state, written_at
 from bot.processing import CommentProcessor, languages_of
 from storage.models import Comment, Live, ReviewItem
 from storage.outbox import add_outbox
@@ -77,7 +77,12 @@ async def decide(
     live = await session.get(Live, comment.live_id) if comment.live_id is not None else None
     if items is None or live is None:
         await _reject(session, processor, comment)
-    elif ordering_state(live, now, instagram_live=False) == "closed":
+    elif (
+        ordering_state(
+            live, written_at(comment.created_time, comment.received_at), instagram_live=False
+        )
+        == "closed"
+    ):
         await processor.act(session, [], closed=[(comment, live)], now=now)
     else:
         chosen = tuple(_item(i) for i in items)

@@ -113,7 +113,7 @@ async def _after_failure(
         await queue.park(due)
         for delivery, why in due:
             log.error(
-                "worker %s: delivery %s failed %d times and is parked "
+                "worker %s: delivery %s, taken %d times, failed again alone and is parked "
                 "(`livecart inbox status`, `livecart inbox retry`): %s",
                 consumer,
                 delivery.id,
@@ -121,22 +121,28 @@ async def _after_failure(
                 why,
             )
         handled += [d.id for d, _ in due]
-        await pipeline.alert_staff(*parked_alert(due))
+        try:
+            await pipeline.alert_staff(*parked_alert(due))
+        except Exception:
+            log.exception("worker %s: staff could not be alerted of the parking", consumer)
     return BatchReport(len(handled), comments, processed)
 
 
 def parked_alert(parked: Sequence[tuple[QueuedDelivery, str]]) -> tuple[str, JsonObject]:
-    """One alert for deliveries parked together: its key and payload."""
-    first, error = parked[0]
-    what = "A webhook delivery" if len(parked) == 1 else f"{len(parked)} webhook deliveries"
+    """One alert for deliveries parked together: its key (unique: queue ids can come back) and
+    payload."""
+    error = parked[0][1]
+    one = len(parked) == 1
+    what = "A webhook delivery" if one else f"{len(parked)} webhook deliveries"
     text = (
-        f"{what} failed {PARK_AFTER} times and {'is' if len(parked) == 1 else 'are'} parked "
+        f"{what} failed every time {'it was' if one else 'they were'} handled "
+        f"({PARK_AFTER} tries or more) and {'is' if one else 'are'} parked "
         f"(error: {error.splitlines()[0][:200]}); comments in parked deliveries have not "
-        "ordered. "
-        "`livecart inbox status` lists parked deliveries; `livecart inbox retry` queues them "
-        "again once the cause is fixed."
+        "ordered. `livecart inbox status` lists parked deliveries; `livecart inbox retry` "
+        "queues them again once the cause is fixed."
     )
-    return f"alert:{PARKED_ALERT}:{first.id}", {"alert": PARKED_ALERT, "text": text}
+    key = f"alert:{PARKED_ALERT}:{uuid.uuid4().hex}"
+    return key, {"alert": PARKED_ALERT, "text": text}
 
 
 def _describe(error: Exception) -> str:

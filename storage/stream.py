@@ -99,19 +99,17 @@ class RedisStreamQueue:
         entries = [(entry_id, fields) for entry_id, fields in cast(list[Entry], reply[1]) if fields]
         if not entries:
             return []
-        # XAUTOCLAIM counted this delivery; XPENDING tells how many times it has been taken.
-        pending = await self._redis.xpending_range(
-            self._keys.inbox,
-            self._keys.inbox_group,
-            min=entries[0][0],
-            max=entries[-1][0],
-            count=len(entries),
-            consumername=consumer,
-        )
-        taken = {_text(cast(bytes, p["message_id"])): int(p["times_delivered"]) for p in pending}
+        # XAUTOCLAIM counted this delivery; XPENDING tells how many times it has been taken
+        # (asked entry by entry: a range could also hold this consumer's other pending entries).
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for entry_id, _ in entries:
+                pipe.xpending_range(
+                    self._keys.inbox, self._keys.inbox_group, min=entry_id, max=entry_id, count=1
+                )
+            pending = await pipe.execute()
         return [
-            _delivery(entry_id, fields, taken.get(_text(entry_id), 1))
-            for entry_id, fields in entries
+            _delivery(entry_id, fields, int(found[0]["times_delivered"]) if found else 1)
+            for (entry_id, fields), found in zip(entries, pending, strict=True)
         ]
 
     async def ack(self, ids: Sequence[str]) -> None:

@@ -1,5 +1,6 @@
 """A comment orders by when the viewer wrote it, not by when livecart got to it: a backlog or a
-late webhook at the replay's deadline, or at the end of an Instagram broadcast, loses no order."""
+late webhook at the replay's deadline loses no order. Instagram live comments are the exception:
+once the broadcast is off they cannot be answered privately, whenever they were written."""
 
 from datetime import datetime, timedelta
 
@@ -9,7 +10,7 @@ from bot.fakes.meta_webhooks import envelope, facebook_comment, instagram_commen
 from bot.live_sessions import LiveSpec, start_live
 from bot.runtime import Runtime
 from bot.sweeper import sweep
-from storage.models import Comment, Live, ReviewItem
+from storage.models import Comment, Live, ReviewItem, WaitlistEntry
 from storage.types import utcnow
 from tests.lives.support import reply_texts
 from tests.pipeline import LINEUP, PAGE, VIDEO, drain, start_test_live
@@ -64,7 +65,22 @@ async def test_a_comment_written_before_the_replay_closed_orders_when_handled_af
     assert "已結束下單" in replies[f"{VIDEO}_2"] and "/checkout/" not in replies[f"{VIDEO}_2"]
 
 
-async def test_an_instagram_live_comment_written_during_the_broadcast_orders_after_it(
+async def test_a_late_comment_on_a_closed_live_takes_what_is_left_and_never_waits(
+    runtime: Runtime,
+) -> None:
+    live_id = await start_test_live(runtime)
+    deadline = utcnow() - timedelta(minutes=1)
+    await _ended(runtime, live_id, deadline - timedelta(hours=1), deadline)
+    await sweep(runtime, utcnow())
+    in_time = deadline - timedelta(seconds=30)
+    await _facebook(runtime, [("first", "A12+8", in_time), ("second", "A12+5", in_time)])
+    assert await cart(runtime, "second") == {"A12": 2}  # 10 in stock
+    async with runtime.sessions() as session:
+        assert (await session.scalars(select(WaitlistEntry.id))).all() == []
+    assert "no waitlist" in (await reply_texts(runtime))[f"{VIDEO}_2"]
+
+
+async def test_an_instagram_live_comment_handled_after_the_broadcast_goes_to_staff(
     runtime: Runtime,
 ) -> None:
     async with runtime.sessions.begin() as session:
@@ -90,9 +106,10 @@ async def test_an_instagram_live_comment_written_during_the_broadcast_orders_aft
     ]
     await runtime.queue.put(signed_body(envelope("instagram", [(ACCOUNT, changes)]), "x")[0])
     await drain(runtime)
-    assert await cart(runtime, "during") == {"A2": 1}
     async with runtime.sessions() as session:
         reviewed = await session.scalars(
-            select(Comment.author_id).join(ReviewItem, ReviewItem.comment_id == Comment.id)
+            select(Comment.author_id)
+            .join(ReviewItem, ReviewItem.comment_id == Comment.id)
+            .order_by(Comment.id)
         )
-        assert list(reviewed.all()) == ["after"]
+        assert list(reviewed.all()) == ["during", "after"]

@@ -15,11 +15,11 @@ from bot.pipeline import Pipeline
 from bot.processing import CommentProcessor
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from bot.workers import PARK_AFTER, consume
+from bot.workers import PARK_AFTER, consume, parked_alert
 from storage.db import WriterTurns, create_engine, session_factory
 from storage.inbox import SqlInbox
 from storage.models import Comment, OutboxMessage
-from storage.queue import DeliveryQueue
+from storage.queue import DeliveryQueue, QueuedDelivery
 from storage.stream import RedisStreamQueue
 from tests.cli import clean_env, livecart
 from tests.pipeline import PAGE, comment_changes, comment_on, drain, start_test_live
@@ -182,3 +182,12 @@ async def test_a_nul_in_a_comment_is_dropped_and_the_comment_orders(runtime: Run
     await start_test_live(runtime)
     await comment_on(runtime, [("u1", "B3+1\x00"), ("u2", "B3+1")])
     assert await _statuses(runtime) == {"u1": "order", "u2": "order"}
+
+
+def test_each_parking_has_an_alert_of_its_own() -> None:
+    """SQLite gives queue ids again once the inbox is empty: an alert keyed by one would be
+    taken for an earlier parking's and never sent."""
+    parked = [(QueuedDelivery("1", b"x", PARK_AFTER), "DataError: no")]
+    (first, payload), (second, _) = parked_alert(parked), parked_alert(parked)
+    assert first != second
+    assert payload["alert"] == "delivery_parked" and "DataError: no" in str(payload["text"])

@@ -19,7 +19,9 @@ from webhooks.responses import BadRequest, JsonObject, json_body, json_response
 async def create(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     spec = _spec(await json_body(request))
-    async with runtime.sessions.begin() as session:
+    # One start at a time in this process (SQLite reads outside its write transaction; on
+    # PostgreSQL an advisory lock in start_live serializes every process's starts).
+    async with runtime.writers.turn(), runtime.sessions.begin() as session:
         try:
             live = await live_sessions.start_live(session, spec)
         except LiveClash as clash:

@@ -18,10 +18,8 @@ MAX_LIMIT = 1000
 
 
 async def events(request: web.Request) -> web.Response:
-    after = _whole_number(request, "after", default=0, highest=None)
-    limit = _whole_number(request, "limit", default=DEFAULT_LIMIT, highest=MAX_LIMIT)
-    if limit < 1:
-        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIMIT}.")
+    after = _whole_number(request, "after", default=0, lowest=0, highest=LARGEST_ID)
+    limit = _whole_number(request, "limit", default=DEFAULT_LIMIT, lowest=1, highest=MAX_LIMIT)
     try:
         async with request.app[RUNTIME].sessions() as session:
             found = await events_after(session, after, limit)
@@ -47,15 +45,15 @@ def _event(event: StoreEvent) -> dict[str, object]:
     }
 
 
-def _whole_number(request: web.Request, name: str, *, default: int, highest: int | None) -> int:
+def _whole_number(
+    request: web.Request, name: str, *, default: int, lowest: int, highest: int
+) -> int:
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
     value = typed_id(raw)
-    if value is None:
+    if value is None or not lowest <= value <= highest:
         raise BadRequest(
-            f"{name} must be a whole number from 0 to {LARGEST_ID} (got {raw[:40]!r})."
+            f"{name} must be a whole number from {lowest} to {highest} (got {raw[:40]!r})."
         )
-    if highest is not None and value > highest:
-        raise BadRequest(f"{name} must be at most {highest} (got {value}).")
     return value

@@ -152,6 +152,11 @@ class GraphClient:
             ) as response:
                 raw = await response.read()
                 return _answer(response.status, response.headers, raw)
+        except aiohttp.ConnectionTimeoutError:
+            # A TimeoutError too, but the request never left: nothing can have been done.
+            raise GraphUnavailable(
+                f"{method} /{path}: no connection in time", timed_out=True, reached=False
+            ) from None
         except TimeoutError:
             raise GraphUnavailable(f"{method} /{path}: no answer in time", timed_out=True) from None
         except aiohttp.ClientConnectorError as error:

@@ -395,7 +395,7 @@ async def test_a_public_reply_without_an_answer_is_never_posted_twice(
     make_settings: MakeSettings,
 ) -> None:
     """Meta got the request and answered too late: the reply is under the comment, so it is
-    not sent again. A private reply in the same state is retried (Meta answers 10900)."""
+    not sent again."""
     await add_replies(sessions, PAGE, ["fb_slow"], kind="public_reply")
     fake.set_latency(0.4, 0.4)
     impatient = GraphClient(

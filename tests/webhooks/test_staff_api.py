@@ -133,6 +133,14 @@ async def test_a_second_live_on_a_selling_video_is_refused_unless_it_replaces(
     assert [(o["buyer"]["id"], o["status"]) for o in kept] == [("u1", "reserved")]
 
 
+async def test_two_starts_on_one_video_at_once_make_one_live(client: Client) -> None:
+    body = {"page_id": PAGE, "video_id": VIDEO, "lineup_csv": LINEUP}
+    answers = await asyncio.gather(
+        *(client.post("/api/lives", headers=AUTH, json=body) for _ in range(4))
+    )
+    assert sorted(answer.status for answer in answers) == [201, 409, 409, 409]
+
+
 @pytest.mark.parametrize(
     ("body", "status", "says"),
     [
