@@ -27,9 +27,9 @@ EMBEDDED_WORKERS = 2
 # second.
 EMBEDDED_BATCH = 100
 RETRY_PAUSE = 1.0
-# A delivery that has failed alone this many times (counting every time it was taken) leaves the
-# queue for the parked list, so it holds no later batch back. A batch fails only when its
-# comments cannot even be stored, and a database that does not answer parks nothing.
+# A delivery taken this many times that fails again alone leaves the queue for the parked list,
+# so it holds no later batch back. A batch fails only when its comments cannot even be stored,
+# and a database that does not answer parks nothing.
 PARK_AFTER = 5
 PARKED_ALERT = "delivery_parked"
 
@@ -108,7 +108,7 @@ async def _after_failure(
             comments += report.comment_events
             processed += report.processed
         await queue.ack(handled)
-    due = [(d, error) for d, error in failed if d.attempts >= PARK_AFTER]
+    due = [(d, why) for d, why in failed if d.attempts >= PARK_AFTER]
     if due and (handled or await pipeline.database_answers()):
         await queue.park(due)
         for delivery, why in due:
