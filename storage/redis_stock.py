@@ -62,6 +62,22 @@ return given
 """
 
 
+# Undoes a take whose transaction rolled back: the ref's units return to the counter (an
+# unloaded counter stays unloaded: SQL never reserved them).
+UNTAKE = """
+local exists = redis.call('EXISTS', KEYS[1]) == 1
+local given = 0
+for i = 1, #ARGV do
+  local held = tonumber(redis.call('HGET', KEYS[2], ARGV[i]) or 0)
+  if held > 0 then
+    redis.call('HDEL', KEYS[2], ARGV[i])
+    given = given + held
+  end
+end
+if exists and given > 0 then redis.call('INCRBY', KEYS[1], given) end
+return given
+"""
+
 SHIFT = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 return redis.call('INCRBY', KEYS[1], ARGV[1])
@@ -75,6 +91,7 @@ class RedisStockGate:
         self._sessions = sessions
         self._take = redis.register_script(TAKE)
         self._release = redis.register_script(RELEASE)
+        self._untake = redis.register_script(UNTAKE)
         self._shift = redis.register_script(SHIFT)
 
     async def take(self, requests: Sequence[StockRequest]) -> dict[str, int]:
@@ -105,6 +122,21 @@ class RedisStockGate:
                 await self._release(
                     keys=[self._keys.stock(sku), self._keys.stock_releases(sku)],
                     args=args,
+                    client=pipe,
+                )
+            await pipe.execute()
+
+    async def untake(self, takes: Sequence[StockRequest]) -> None:
+        """Give back what these takes' refs hold (their transaction rolled back), and forget
+        the refs."""
+        queues = by_sku(takes)
+        if not queues:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for sku, queue in queues.items():
+                await self._untake(
+                    keys=[self._keys.stock(sku), self._keys.stock_takes(sku)],
+                    args=[r.ref for r in queue],
                     client=pipe,
                 )
             await pipe.execute()

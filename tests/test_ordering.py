@@ -5,7 +5,7 @@ Runs on SQLite and PostgreSQL, with the database queue and SQL stock, and with R
 from datetime import timedelta
 
 import orjson
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bot.fakes.meta_webhooks import envelope, signed_body
 from bot.pipeline import Pipeline
@@ -22,6 +22,7 @@ from storage.models import (
 )
 from storage.queue import QueuedDelivery
 from storage.stock import levels
+from storage.stock_backends import RedisStock
 from storage.types import utcnow
 from tests.pipeline import PAGE, comment_changes, comment_on, drain, start_test_live
 from webhooks.envelope import check_envelope, read_delivery
@@ -137,6 +138,42 @@ async def test_a_comment_that_cannot_be_processed_is_kept_failed_and_its_batch_g
     assert await cart(runtime, "u2") == {"A2": 1}
     assert await stock_of(runtime, "A2") == (30, 1, 29)
     assert len(await replies(runtime)) == 1
+
+
+async def _refuse_lines_of(runtime: Runtime, quantity: int) -> None:
+    """The database refuses any order line of `quantity` units (after the stock is taken)."""
+    if runtime.engine.dialect.name == "postgresql":
+        statements = (
+            f"""CREATE FUNCTION refuse_lines() RETURNS trigger AS $$ BEGIN
+               IF NEW.quantity = {quantity} THEN RAISE EXCEPTION 'line refused'; END IF;
+               RETURN NEW; END $$ LANGUAGE plpgsql""",
+            "CREATE TRIGGER refuse_lines BEFORE INSERT ON order_lines "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_lines()",
+        )
+    else:
+        statements = (
+            f"CREATE TRIGGER refuse_lines BEFORE INSERT ON order_lines WHEN NEW.quantity = "
+            f"{quantity} BEGIN SELECT RAISE(ABORT, 'line refused'); END",
+        )
+    async with runtime.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+async def test_stock_a_failed_comment_took_before_its_rollback_sells_to_the_next_buyer(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await _refuse_lines_of(runtime, 13)
+    await comment_on(runtime, [("u1", "C7+13")])
+    assert await count(runtime, Comment, Comment.status == "failed") == 1
+    assert await stock_of(runtime, "C7") == (15, 0, 15)
+    await comment_on(runtime, [("u2", "C7+15")], start=2)
+    assert await cart(runtime, "u2") == {"C7": 15}
+    assert await count(runtime, WaitlistEntry) == 0
+    assert await stock_of(runtime, "C7") == (15, 15, 0)
+    if isinstance(runtime.stock, RedisStock):
+        assert await runtime.stock.gate.counters(["C7"]) == {"C7": 0}
 
 
 async def test_max_per_buyer_takes_what_is_allowed_and_says_why(runtime: Runtime) -> None:

@@ -223,6 +223,64 @@ async def test_a_take_ref_holds_only_what_it_was_last_granted_in_redis(
     assert (await gate.counters(["A2"]))["A2"] == 0
 
 
+class Abandoned(Exception):
+    """Raised inside a transaction to roll it back."""
+
+
+async def test_units_taken_in_a_rolled_back_transaction_are_offered_again(
+    sessions: SessionFactory, stock_backend: Stock
+) -> None:
+    """A batch that fails after its take (its comment is then marked failed, or decided
+    otherwise) must not keep those units in Redis: SQL never reserved them."""
+    await add_sku(sessions, "R1", 3)
+    with pytest.raises(Abandoned):
+        async with sessions.begin() as session:
+            assert await stock_backend.reserve(session, [StockRequest("c:lost:0", "R1", 3)]) == {
+                "c:lost:0": 3
+            }
+            raise Abandoned
+    assert await counters(sessions, "R1") == (3, 0, 0)
+    assert [await take_one(sessions, stock_backend, f"c{i}", "R1") for i in range(4)] == [
+        1,
+        1,
+        1,
+        0,
+    ]
+    assert await counters(sessions, "R1") == (3, 3, 0)
+
+
+async def test_a_take_rolled_back_in_one_process_and_committed_in_another_never_oversells(
+    sessions: SessionFactory, stock_backend: Stock, stock_redis: tuple[str, str] | None
+) -> None:
+    """A batch rolled back in one worker process and run again by another: the first gives the
+    ref's units back after the second committed them. Redis then counts too many, and SQL,
+    which decides, refuses them."""
+    redis = None if stock_redis is None else connect_redis(stock_redis[0])
+    other: Stock = (
+        SqlStock()
+        if redis is None or stock_redis is None
+        else RedisStock(RedisStockGate(redis, RedisKeys(stock_redis[1]), sessions))
+    )
+    await add_sku(sessions, "R2", 2)
+    with pytest.raises(Abandoned):
+        async with sessions.begin() as session:
+            await stock_backend.reserve(session, [StockRequest("c:twice:0", "R2", 2)])
+            raise Abandoned
+    async with sessions.begin() as session:
+        assert await other.reserve(session, [StockRequest("c:twice:0", "R2", 2)]) == {
+            "c:twice:0": 2
+        }
+    later = [
+        await take_one(sessions, backend, f"c{i}{n}", "R2")
+        for i in range(3)
+        for n, backend in enumerate((stock_backend, other))
+    ]
+    assert sum(later) == 0
+    assert await counters(sessions, "R2") == (2, 2, 0)
+    if redis is not None:
+        await redis.aclose()
+
+
 @pytest.mark.parametrize("backend", ["sqlite"])
 async def test_an_adjustment_rechecks_units_reserved_after_it_read_the_stock(
     database_url: str,
