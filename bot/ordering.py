@@ -8,7 +8,7 @@ waitlist rows in bulk, then apply cancels, give freed stock to the waitlist, and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -16,9 +16,11 @@ from typing import NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cart import Holding, Item, Outcome, Plan, Refusal, plan_comment, split_cancel
+from bot.store_events import order_event
 from storage import orders
 from storage.models import WaitlistEntry
-from storage.orders import BuyerKey, CartState, Terms
+from storage.orders import BuyerKey, CartState, OrderSnapshot, Terms
+from storage.outbox import Outgoing
 from storage.stock import StockRequest
 from storage.stock_backends import Stock
 
@@ -72,11 +74,13 @@ class Placement(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Placed:
-    """A batch's placements by comment id, the orders it opened and every order it changed."""
+    """A batch's placements by comment id, the orders it opened, every order it changed
+    (opened ones included), and the carts past their hold it expired on the way."""
 
     placements: dict[int, Placement]
     opened: frozenset[int]
     changed: frozenset[int]
+    expired: frozenset[int] = frozenset()
 
 
 async def place_orders(
@@ -90,9 +94,20 @@ async def place_orders(
     """Each comment's outcome and the order it went into."""
     if not comments:
         return Placed({}, frozenset(), frozenset())
+    carts = await orders.load_carts(session, (c.buyer for c in comments))
+    # A cart whose hold has ended takes nothing more: it expires now (the sweeper would within
+    # SWEEP_EVERY, with whatever this batch added) and the buyer's comment opens a new one.
+    lapsed = [
+        cart.order_id
+        for cart in carts.values()
+        if cart.order_id is not None and cart.hold_until is not None and cart.hold_until <= now
+    ]
+    expiry = Expiry()
+    if lapsed:
+        expiry = await expire_carts(session, stock, now=now, hold_for=hold_for, among_ids=lapsed)
+        carts = await orders.load_carts(session, carts)
     batch = _Batch(
-        carts=await orders.load_carts(session, (c.buyer for c in comments)),
-        terms=await orders.lineup_terms(session, {c.live_id for c in comments}),
+        carts=carts, terms=await orders.lineup_terms(session, {c.live_id for c in comments})
     )
     plans = _plan(batch, comments)
     requests = [
@@ -135,8 +150,9 @@ async def place_orders(
     }
     return Placed(
         placements,
-        frozenset(opened) | filled.opened,
-        frozenset(batch.touched_orders) | filled.orders,
+        frozenset(opened) | filled.opened | expiry.filled.opened,
+        frozenset(batch.touched_orders) | filled.orders | expiry.filled.orders,
+        frozenset(expiry.expired),
     )
 
 
@@ -299,6 +315,46 @@ class Filled(NamedTuple):
         return {o: "order.reserved" if o in self.opened else "order.updated" for o in self.orders}
 
 
+class Expiry(NamedTuple):
+    """Carts an expiry ended (with how each looked when it ended) and what their stock filled."""
+
+    expired: tuple[int, ...] = ()
+    found: Mapping[int, OrderSnapshot] = {}
+    filled: Filled = Filled()
+
+    def events(self) -> list[Outgoing]:
+        return [order_event("order.expired", self.found[i]) for i in self.expired]
+
+
+async def expire_carts(
+    session: AsyncSession,
+    stock: Stock,
+    *,
+    now: datetime,
+    hold_for: timedelta,
+    among_ids: Sequence[int] = (),
+) -> Expiry:
+    """Unpaid carts whose hold has ended (the oldest due, or those among `among_ids`) expire:
+    their stock goes back, to the waitlist first, and their buyers wait no more."""
+    expired = await orders.expire_due(session, now, among_ids=among_ids)
+    if not expired:
+        return Expiry()
+    lines = await orders.order_lines(session, expired)
+    await stock.release(
+        session,
+        [StockRequest(f"o{line.order_id}:{line.sku}", line.sku, line.quantity) for line in lines],
+        "expire",
+    )
+    found = await orders.snapshots(session, expired)
+    await orders.close_waiting(
+        session, buyers=[(order.live_id, order.member_id) for order in found.values()]
+    )
+    filled = await fill_waitlist(
+        session, stock, {line.sku for line in lines}, now=now, hold_for=hold_for
+    )
+    return Expiry(tuple(expired), found, filled)
+
+
 async def fill_waitlist(
     session: AsyncSession,
     stock: Stock,
@@ -312,7 +368,7 @@ async def fill_waitlist(
     skus = set(skus)
     if not skus:
         return Filled()
-    queue = await orders.queue_for(session, skus)
+    queue = await orders.queue_for(session, skus, now)
     if not queue:
         return Filled()
     requests = [StockRequest(f"w{e.id}:{e.filled}", e.sku, e.quantity - e.filled) for e in queue]

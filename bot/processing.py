@@ -145,6 +145,7 @@ class CommentProcessor:
         carts = await snapshots(
             session,
             placed.changed
+            | placed.expired
             | {p.order_id for p in placed.placements.values() if p.order_id is not None},
         )
         await add_reviews(
@@ -374,8 +375,11 @@ async def languages_of(
 
 
 def _store_events(placed: Placed, found: dict[int, OrderSnapshot]) -> list[Outgoing]:
-    """One event per order the batch changed, for the central store (in order per order)."""
+    """One event per order the batch expired or changed, for the central store (in order per
+    order)."""
     return [
+        order_event("order.expired", found[order_id]) for order_id in sorted(placed.expired)
+    ] + [
         order_event(
             "order.reserved" if order_id in placed.opened else "order.updated", found[order_id]
         )

@@ -12,13 +12,12 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from bot.ordering import fill_waitlist
+from bot.ordering import expire_carts
 from bot.runtime import Runtime
-from bot.store_events import order_event, write_order_events
+from bot.store_events import write_order_events
 from storage import orders
 from storage.models import Live
 from storage.outbox import add_outbox
-from storage.stock import StockRequest
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.sweeper")
@@ -40,32 +39,16 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
         )
         closed_lives = list(closed.all())
         await orders.close_waiting(session, live_ids=closed_lives)
-        expired = await orders.expire_due(session, now)
-        lines = await orders.order_lines(session, expired)
-        await runtime.stock.release(
-            session,
-            [
-                StockRequest(f"o{line.order_id}:{line.sku}", line.sku, line.quantity)
-                for line in lines
-            ],
-            "expire",
+        expiry = await expire_carts(
+            session, runtime.stock, now=now, hold_for=runtime.settings.hold_for
         )
-        found = await orders.snapshots(session, expired)
-        await orders.close_waiting(
-            session, buyers=[(order.live_id, order.member_id) for order in found.values()]
+        await add_outbox(session, expiry.events())
+        await write_order_events(session, expiry.filled.events())
+    if expiry.expired or closed_lives:
+        log.info(
+            "expired %d unpaid carts; closed %d replays", len(expiry.expired), len(closed_lives)
         )
-        filled = await fill_waitlist(
-            session,
-            runtime.stock,
-            {line.sku for line in lines},
-            now=now,
-            hold_for=runtime.settings.hold_for,
-        )
-        await add_outbox(session, [order_event("order.expired", found[i]) for i in expired])
-        await write_order_events(session, filled.events())
-    if expired or closed_lives:
-        log.info("expired %d unpaid carts; closed %d replays", len(expired), len(closed_lives))
-    return Swept(len(expired), len(closed_lives))
+    return Swept(len(expiry.expired), len(closed_lives))
 
 
 async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -28,6 +28,7 @@ class CartState:
     """One buyer's standing in one live, as loaded at the start of a batch."""
 
     order_id: int | None = None
+    hold_until: datetime | None = None
     lines: dict[str, int] = field(default_factory=dict)
     confirmed: dict[str, int] = field(default_factory=dict)
     waiting: dict[str, int] = field(default_factory=dict)
@@ -77,16 +78,18 @@ async def load_carts(
                 Order.member_id,
                 Order.id,
                 Order.status,
+                Order.hold_until,
                 OrderLine.sku,
                 OrderLine.quantity,
             )
             .outerjoin(OrderLine, OrderLine.order_id == Order.id)
             .where(pair, Order.status.in_(("reserved", "confirmed")))
         )
-        for live_id, member_id, order_id, status, sku, quantity in lines.all():
+        for live_id, member_id, order_id, status, hold_until, sku, quantity in lines.all():
             cart = carts[(live_id, member_id)]
             if status == "reserved":
                 cart.order_id = order_id
+                cart.hold_until = hold_until
                 if sku is not None:
                     cart.lines[sku] = cart.lines.get(sku, 0) + quantity
             elif sku is not None:
@@ -237,26 +240,40 @@ async def waiting_entries(
     return found
 
 
-async def queue_for(session: AsyncSession, skus: Iterable[str]) -> list[WaitlistEntry]:
-    """Everyone waiting for these SKUs, first come first served (by when the comment came)."""
+async def queue_for(
+    session: AsyncSession, skus: Iterable[str], now: datetime
+) -> list[WaitlistEntry]:
+    """Everyone waiting for these SKUs, first come first served (by when the comment came),
+    except buyers whose cart's hold has ended: that cart is about to expire, and their waiting
+    with it."""
+    lapsed = (
+        select(Order.id)
+        .where(
+            Order.live_id == WaitlistEntry.live_id,
+            Order.member_id == WaitlistEntry.member_id,
+            Order.status == "reserved",
+            Order.hold_until <= now,
+        )
+        .exists()
+    )
     result = await session.scalars(
         select(WaitlistEntry)
-        .where(WaitlistEntry.sku.in_(sorted(set(skus))), WaitlistEntry.status == "waiting")
+        .where(WaitlistEntry.sku.in_(sorted(set(skus))), WaitlistEntry.status == "waiting", ~lapsed)
         .order_by(WaitlistEntry.queued_at, WaitlistEntry.id)
     )
     return list(result.all())
 
 
-async def expire_due(session: AsyncSession, now: datetime, limit: int = 500) -> list[int]:
-    """Mark unpaid carts whose hold has ended `expired`; returns the orders this call expired
-    (the conditional UPDATE makes a concurrent sweep get none of the same)."""
-    due = (
-        select(Order.id)
-        .where(Order.status == "reserved", Order.hold_until < now)
-        .order_by(Order.hold_until)
-        .limit(limit)
-        .scalar_subquery()
-    )
+async def expire_due(
+    session: AsyncSession, now: datetime, limit: int = 500, among_ids: Sequence[int] = ()
+) -> list[int]:
+    """Mark unpaid carts whose hold has ended `expired` (the oldest `limit`, or those of
+    `among_ids`); returns the orders this call expired (the conditional UPDATE makes a
+    concurrent sweep get none of the same)."""
+    due_now = [Order.status == "reserved", Order.hold_until <= now]
+    if among_ids:
+        due_now.append(Order.id.in_(list(among_ids)))
+    due = select(Order.id).where(*due_now).order_by(Order.hold_until).limit(limit).scalar_subquery()
     expired = await session.scalars(
         update(Order)
         .where(Order.id.in_(due), Order.status == "reserved")

@@ -100,3 +100,50 @@ async def test_a_cart_the_waitlist_opens_on_expiry_has_its_total_and_its_event(
     order_id = await open_order(runtime, "late", 1)
     assert await total_of(runtime, order_id) == Decimal("900.00")
     assert await events_of(runtime, order_id) == ["order.reserved"]
+
+
+async def _end_hold(runtime: Runtime, order_id: int) -> None:
+    """The hold ends, and the sweeper has not come by yet (it runs every SWEEP_EVERY)."""
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.id == order_id)
+            .values(hold_until=utcnow() - timedelta(seconds=1))
+        )
+
+
+async def test_a_comment_on_a_cart_past_its_hold_opens_a_new_cart(runtime: Runtime) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A12+3"), ("late", "A12+9")])
+    assert await stock_of(runtime, "A12") == (10, 10, 0)
+    first = await open_order(runtime, "u1", 1)
+    await _end_hold(runtime, first)
+    await comment_on(runtime, [("u1", "A2+1")], start=10)
+    # The old cart expired with its units (they went to the one waiting); the comment opened a
+    # new cart holding only what it asked.
+    assert await cart(runtime, "u1") == {"A2": 1}
+    assert await cart(runtime, "late") == {"A12": 9}
+    assert await stock_of(runtime, "A12") == (10, 9, 1)
+    second = await open_order(runtime, "u1", 1)
+    assert second != first
+    assert await events_of(runtime, first) == ["order.reserved", "order.expired"]
+    assert await events_of(runtime, second) == ["order.reserved"]
+    assert await total_of(runtime, second) == Decimal("590.00")
+    assert (await sweep(runtime, utcnow())).expired_orders == 0
+
+
+async def test_stock_that_comes_back_skips_a_buyer_whose_cart_is_past_its_hold(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "C7+15"), ("lapsed", "A2+1")])
+    await comment_on(runtime, [("lapsed", "C7+1"), ("next", "C7+1")], start=10)
+    await _end_hold(runtime, await open_order(runtime, "lapsed", 1))
+    await comment_on(runtime, [("u1", "取消C7 1")], start=20)
+    # The unit goes to the next in line: the first is about to lose their cart and their place.
+    assert await cart(runtime, "next") == {"C7": 1}
+    assert await cart(runtime, "lapsed") == {"A2": 1}
+    await sweep(runtime, utcnow())
+    async with runtime.sessions() as session:
+        waiting = (await session.scalars(select(WaitlistEntry.status))).all()
+    assert sorted(waiting) == ["closed", "filled"]
