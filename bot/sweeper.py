@@ -1,4 +1,4 @@
-"""What happens by itself with time: unpaid holds expire, replays close.
+"""What happens by itself with time: unpaid holds expire, replays close, merges finish.
 
 Stock an expired cart held goes to the waitlist first. Runs inside `livecart serve`; several
 processes may sweep at once (each order is expired by exactly one of them)."""
@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ordering import expire_carts
 from bot.runtime import Runtime
 from bot.store_events import write_order_events
 from storage import orders
+from storage.members import merge_into, unfinished_merges
 from storage.models import Live
 from storage.outbox import add_outbox
 from storage.types import utcnow
@@ -39,16 +41,35 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
         )
         closed_lives = list(closed.all())
         await orders.close_waiting(session, live_ids=closed_lives)
+        merged = await _finish_merges(session, now)
         expiry = await expire_carts(
             session, runtime.stock, now=now, hold_for=runtime.settings.hold_for
         )
         await add_outbox(session, expiry.events())
-        await write_order_events(session, expiry.filled.events())
+        await write_order_events(session, {**merged, **expiry.filled.events()})
     if expiry.expired or closed_lives:
         log.info(
             "expired %d unpaid carts; closed %d replays", len(expiry.expired), len(closed_lives)
         )
     return Swept(len(expiry.expired), len(closed_lives))
+
+
+async def _finish_merges(session: AsyncSession, now: datetime) -> dict[int, str]:
+    """Carts and waiting units written for a member after it was merged away move to the
+    member it became (carts in one live combine); returns the store events owed."""
+    events: dict[int, str] = {}
+    for kept, merged in await unfinished_merges(session):
+        done = await merge_into(session, kept, merged, now=now)
+        events.update({emptied: "order.cancelled" for emptied in done.combined})
+        events.update({grown: "order.updated" for grown in done.grown})
+        log.info(
+            "members: member %d, merged into member %d, held a cart or waiting units again; "
+            "moved (%d cart(s) combined)",
+            merged,
+            kept,
+            len(done.combined),
+        )
+    return events
 
 
 async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Table, delete, func, select, union, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -138,6 +138,43 @@ async def merge_into(
     )
     await _move_member_details(session, keep_id, merged_id)
     return Merged(combined)
+
+
+async def unfinished_merges(session: AsyncSession) -> list[tuple[int, int]]:
+    """(kept, merged) for members merged away that hold an open cart or waiting units again:
+    a batch that found the member before its merge committed wrote them after (on PostgreSQL,
+    where the two do not wait for each other). The kept member is the end of the merge chain."""
+    holding = union(
+        select(Order.member_id).where(Order.status == "reserved"),
+        select(WaitlistEntry.member_id).where(WaitlistEntry.status == "waiting"),
+    )
+    parents: dict[int, int | None] = dict(
+        (
+            await session.execute(
+                select(Member.id, Member.merged_into_id).where(
+                    Member.id.in_(holding), Member.merged_into_id.is_not(None)
+                )
+            )
+        ).all()
+    )
+    stragglers = sorted(parents)
+    while unknown := {p for p in parents.values() if p is not None and p not in parents}:
+        parents.update(
+            (
+                await session.execute(
+                    select(Member.id, Member.merged_into_id).where(Member.id.in_(unknown))
+                )
+            ).all()
+        )
+    return [(_end_of_merges(parents, member), member) for member in stragglers]
+
+
+def _end_of_merges(parents: dict[int, int | None], member: int) -> int:
+    seen = {member}
+    while (parent := parents.get(member)) is not None and parent not in seen:
+        seen.add(parent)
+        member = parent
+    return member
 
 
 async def _combine_open_carts(

@@ -1,17 +1,20 @@
 """Importing the shop's members, and a blocked one's comments going to staff."""
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot import checkout
 from bot.member_import import MemberFileError, read_members
 from bot.runtime import Runtime
+from bot.sweeper import sweep
 from storage.member_import import import_members
-from storage.models import Member, Order, ReviewItem
+from storage.members import merge_into
+from storage.models import Member, Order, OrderLine, ReviewItem
 from storage.types import utcnow
-from tests.checkout.support import GOOD_FORM
+from tests.checkout.support import GOOD_FORM, member_of
 from tests.cli import clean_env, livecart
 from tests.pipeline import comment_on, start_test_live
 from tests.test_ordering import stock_of
@@ -99,3 +102,57 @@ async def test_a_blocked_shop_member_found_at_checkout_goes_to_review(runtime: R
     assert reviews == 1
     assert members == 3  # the buyer became the imported member
     assert await stock_of(runtime, "A2") == (30, 0, 29)
+
+
+async def _open_carts(runtime: Runtime, members: set[int]) -> dict[int, dict[str, int]]:
+    """Each open cart of these members: its lines."""
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            select(Order.id, OrderLine.sku, OrderLine.quantity)
+            .join(OrderLine, OrderLine.order_id == Order.id)
+            .where(Order.member_id.in_(members), Order.status == "reserved")
+        )
+    carts: dict[int, dict[str, int]] = {}
+    for order_id, sku, quantity in rows.all():
+        carts.setdefault(order_id, {})[sku] = quantity
+    return carts
+
+
+async def test_a_cart_a_batch_opens_while_a_merge_commits_joins_the_kept_members_cart(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "B3+1")])
+    merged, kept = await member_of(runtime, "u1"), await member_of(runtime, "u2")
+    # A checkout merges u1's member into u2's while a batch with u1's next comment runs: on
+    # PostgreSQL the batch finds u1's member (the merge has not committed), then no open cart
+    # of it (the merge has emptied it), and opens one.
+    async with runtime.sessions.begin() as session:
+        await merge_into(session, kept, merged)
+        racing = asyncio.create_task(comment_on(runtime, [("u1", "A2+2")], start=10))
+        await asyncio.sleep(0.5)
+    await racing
+    await sweep(runtime, utcnow())
+    assert list((await _open_carts(runtime, {merged, kept})).values()) == [{"A2": 3, "B3": 1}]
+    assert await member_of(runtime, "u1") == kept
+    assert await stock_of(runtime, "A2") == (30, 3, 27)
+
+
+async def test_the_sweeper_moves_a_straggling_cart_to_the_end_of_a_merge_chain(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "B3+1"), ("u3", "C7+1")])
+    first, second, last = [await member_of(runtime, u) for u in ("u1", "u2", "u3")]
+    # As the race above leaves it: u1 merged into u2 and u2 into u3, u1 and u3 still with carts.
+    async with runtime.sessions.begin() as session:
+        await merge_into(session, last, second)
+        await session.execute(
+            update(Member).where(Member.id == first).values(merged_into_id=second)
+        )
+    await sweep(runtime, utcnow())
+    carts = await _open_carts(runtime, {first, second, last})
+    assert list(carts.values()) == [{"A2": 1, "B3": 1, "C7": 1}]
+    async with runtime.sessions() as session:
+        assert await session.scalar(select(Order.member_id).where(Order.id.in_(carts))) == last
+    assert (await sweep(runtime, utcnow())).expired_orders == 0
