@@ -73,10 +73,20 @@ async def open_runtime(settings: Settings, *, migrate: bool) -> AsyncIterator[Ru
             yield Runtime(settings, engine, sessions, redis, keys, queue, stock, secret, writers)
         finally:
             await queue.close()
+            await _settle(stock)
     finally:
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def _settle(stock: Stock) -> None:
+    try:
+        await stock.settle()
+    except RedisError as error:
+        log.warning(
+            "stock: Redis did not answer (%s); its counters rebuild at the next start", error
+        )
 
 
 async def _rebuild_counters(gate: RedisStockGate) -> None:

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.ordering import expire_carts
 from bot.runtime import Runtime
 from bot.store_events import write_order_events
 from storage import orders
+from storage.db import retrying_races
 from storage.members import merge_into, unfinished_merges
 from storage.models import Live
 from storage.outbox import add_outbox
@@ -41,12 +41,14 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
         )
         closed_lives = list(closed.all())
         await orders.close_waiting(session, live_ids=closed_lives)
-        merged = await _finish_merges(session, now)
         expiry = await expire_carts(
             session, runtime.stock, now=now, hold_for=runtime.settings.hold_for
         )
         await add_outbox(session, expiry.events())
-        await write_order_events(session, {**merged, **expiry.filled.events()})
+        await write_order_events(session, expiry.filled.events())
+    # After the expiry (a lapsed cart is not combined into, which would renew its hold), and
+    # apart from it: a merge that loses a race with a batch runs again without holding it up.
+    await retrying_races(lambda: _finish_merges(runtime, now), "finishing member merges")
     if expiry.expired or closed_lives:
         log.info(
             "expired %d unpaid carts; closed %d replays", len(expiry.expired), len(closed_lives)
@@ -54,22 +56,23 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
     return Swept(len(expiry.expired), len(closed_lives))
 
 
-async def _finish_merges(session: AsyncSession, now: datetime) -> dict[int, str]:
-    """Carts and waiting units written for a member after it was merged away move to the
-    member it became (carts in one live combine); returns the store events owed."""
-    events: dict[int, str] = {}
-    for kept, merged in await unfinished_merges(session):
-        done = await merge_into(session, kept, merged, now=now)
-        events.update({emptied: "order.cancelled" for emptied in done.combined})
-        events.update({grown: "order.updated" for grown in done.grown})
-        log.info(
-            "members: member %d, merged into member %d, held a cart or waiting units again; "
-            "moved (%d cart(s) combined)",
-            merged,
-            kept,
-            len(done.combined),
-        )
-    return events
+async def _finish_merges(runtime: Runtime, now: datetime) -> None:
+    """Carts written for a member after it was merged away move to the member it became
+    (carts in one live combine), with the rest of what the member holds."""
+    async with runtime.sessions.begin() as session:
+        events: dict[int, str] = {}
+        for kept, merged in await unfinished_merges(session):
+            done = await merge_into(session, kept, merged, now=now)
+            events.update({emptied: "order.cancelled" for emptied in done.combined})
+            events.update({grown: "order.updated" for grown in done.grown})
+            log.info(
+                "members: member %d, merged into member %d, had an open cart again; moved "
+                "(%d cart(s) combined)",
+                merged,
+                kept,
+                len(done.combined),
+            )
+        await write_order_events(session, events)
 
 
 async def run_sweeper(runtime: Runtime, stop: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, select, union, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -141,18 +141,18 @@ async def merge_into(
 
 
 async def unfinished_merges(session: AsyncSession) -> list[tuple[int, int]]:
-    """(kept, merged) for members merged away that hold an open cart or waiting units again:
-    a batch that found the member before its merge committed wrote them after (on PostgreSQL,
-    where the two do not wait for each other). The kept member is the end of the merge chain."""
-    holding = union(
-        select(Order.member_id).where(Order.status == "reserved"),
-        select(WaitlistEntry.member_id).where(WaitlistEntry.status == "waiting"),
+    """(kept, merged) for members merged away that have an open cart again: a batch that found
+    the member before its merge committed opened it after (on PostgreSQL, where the two do not
+    wait for each other). The kept member is the end of the merge chain. Waiting units such a
+    batch left are not looked for: filled, they open a cart, which is."""
+    has_open_cart = (
+        select(Order.id).where(Order.member_id == Member.id, Order.status == "reserved").exists()
     )
     parents: dict[int, int | None] = dict(
         (
             await session.execute(
                 select(Member.id, Member.merged_into_id).where(
-                    Member.id.in_(holding), Member.merged_into_id.is_not(None)
+                    Member.merged_into_id.is_not(None), has_open_cart
                 )
             )
         ).all()

@@ -34,6 +34,9 @@ class Stock(Protocol):
     async def restocked(self, skus: Sequence[str]) -> None:
         """On-hand stock of these SKUs changed in SQL (committed)."""
 
+    async def settle(self) -> None:
+        """Before the process stops: undo what transactions that rolled back left behind."""
+
 
 class SqlStock:
     """The embedded default: SQL's conditional UPDATE is both the gate and the record."""
@@ -55,6 +58,9 @@ class SqlStock:
         return None
 
     async def restocked(self, skus: Sequence[str]) -> None:
+        return None
+
+    async def settle(self) -> None:
         return None
 
 
@@ -118,6 +124,9 @@ class RedisStock:
             self._rolled_back.extend(session.info[_TAKES])
             session.info[_TAKES] = []
 
+    async def settle(self) -> None:
+        await self._give_back_rolled_back()
+
     async def _give_back_rolled_back(self) -> None:
         if not self._rolled_back:
             return
@@ -134,4 +143,6 @@ class RedisStock:
 
 
 def _forget_takes(session: Session) -> None:
-    session.info[_TAKES] = []
+    # Released savepoints fire after_commit too; their takes still go with the transaction.
+    if not session.in_nested_transaction():
+        session.info[_TAKES] = []
