@@ -49,6 +49,28 @@ def store_dead_alert(message: ClaimedMessage, error: str) -> StaffAlert:
     )
 
 
+PERMISSION_ALERT = "reply_permission"
+
+
+def permission_alert(platform: str, page_id: str, error: str, at: datetime) -> StaffAlert:
+    """One an hour per Page: every reply Meta refuses so is parked, and each would say the
+    same."""
+    where = f"{_PLATFORM_NAMES.get(platform, platform)} {page_id}"
+    return StaffAlert(
+        key=f"alert:{PERMISSION_ALERT}:{page_id}:{at:%Y%m%d%H}",
+        payload={
+            "alert": PERMISSION_ALERT,
+            "text": (
+                f"Meta refused a reply from {where} for lack of permission ({error}). Replies "
+                "refused so are parked: once the app's permissions on it are fixed, "
+                "`livecart outbox retry --kind reply` sends them."
+            ),
+            "platform": platform,
+            "page_id": page_id,
+        },
+    )
+
+
 THROTTLE_ALERT = "throttle_lasting"
 # Meta throttling a Page this many times in a row (no successful send between) is worth a human.
 LASTING_THROTTLES = 3

@@ -83,7 +83,8 @@ class Dead:
 
 @dataclass(frozen=True, slots=True)
 class TokenRefused:
-    """Meta refused the Page's token: this row fails, the Page is marked and staff alerted."""
+    """Meta refused the Page's token: the Page is marked, staff alerted, and this row waits
+    with the Page's other rows for the renewal."""
 
     id: int
     error: str
@@ -101,10 +102,12 @@ Outcome = Sent | Retry | Release | Failed | Dead | TokenRefused
 async def write_outcomes(sessions: SessionFactory, outcomes: Sequence[Outcome]) -> None:
     """All outcomes in one transaction, one statement per kind of outcome."""
     sent = [o.id for o in outcomes if isinstance(o, Sent)]
-    retries = [Reschedule(o.id, o.at, o.error) for o in outcomes if isinstance(o, Retry)]
-    releases = [Reschedule(o.id, o.at) for o in outcomes if isinstance(o, Release)]
     refused = [o for o in outcomes if isinstance(o, TokenRefused)]
-    failed = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Failed | TokenRefused)]
+    retries = [Reschedule(o.id, o.at, o.error) for o in outcomes if isinstance(o, Retry)] + [
+        Reschedule(o.id, o.hold_until, o.error) for o in refused
+    ]
+    releases = [Reschedule(o.id, o.at) for o in outcomes if isinstance(o, Release)]
+    failed = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Failed)]
     dead = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Dead)]
     alerts = [
         o.alert

@@ -29,9 +29,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.dispatch.alerts import LASTING_THROTTLES, lasting_throttle_alert, token_refused_alert
+from bot.dispatch.alerts import (
+    LASTING_THROTTLES,
+    lasting_throttle_alert,
+    permission_alert,
+    token_refused_alert,
+)
 from bot.dispatch.backoff import Backoff
 from bot.dispatch.outcomes import (
+    Dead,
     Failed,
     Outcome,
     OutcomeWriter,
@@ -353,6 +359,21 @@ class ReplyDispatcher:
             return Sent(message.id)
         if verdict is Verdict.TOKEN_REFUSED:
             return self._token_refused(ready, failure)
+        if (
+            verdict is Verdict.TERMINAL
+            and isinstance(failure, GraphError)
+            and failure.is_permission
+        ):
+            log.error(
+                "reply %s to comment %s: %s %s lacks a permission; parked: %s",
+                message.id,
+                job.comment_id,
+                job.platform,
+                job.page_id,
+                failure,
+            )
+            alert = permission_alert(job.platform, job.page_id, str(failure), self._wall_clock())
+            return Dead(message.id, str(failure), alert=alert)
         if verdict is Verdict.TERMINAL:
             log.warning("reply %s to comment %s failed: %s", message.id, job.comment_id, failure)
             return Failed(message.id, str(failure))

@@ -21,7 +21,7 @@ from bot.graph import GraphClient
 from bot.settings import Settings
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import OutboxMessage, Page
-from storage.outbox import claim_due
+from storage.outbox import claim_due, retry_dead
 from storage.types import utcnow
 from tests.dispatch.support import (
     APP_SECRET,
@@ -241,7 +241,7 @@ async def test_usage_at_80_percent_halves_the_rate(
 # --- errors ---------------------------------------------------------------------------------
 
 
-async def test_a_refused_token_fails_one_row_alerts_once_and_holds_the_page(
+async def test_a_refused_token_alerts_once_and_holds_every_reply_of_the_page(
     sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
 ) -> None:
     await add_replies(sessions, PAGE, comments("p", 10))
@@ -259,13 +259,13 @@ async def test_a_refused_token_fails_one_row_alerts_once_and_holds_the_page(
         await asyncio.sleep(1.0)  # several rechecks: the same token is still refused
         assert len(fake.requests_for(PAGE)) == calls_then
         found = {r.payload["comment_id"]: r.status for r in await rows(sessions, "reply")}
-        assert sorted(found.values()).count("failed") == 1
-        assert sorted(found.values()).count("pending") == 9
+        # The reply that met the refusal waits with the others: its buyer still gets it.
+        assert sorted(found.values()).count("pending") == 10
         (alert,) = await rows(sessions, "staff_alert")
         assert alert.payload["alert"] == "token_invalid"
         assert PAGE in alert.payload["text"] and TOKEN not in str(alert.payload)
-        (failed,) = [r for r in await rows(sessions, "reply") if r.status == "failed"]
-        assert "190" in (failed.last_error or "")
+        (refused,) = [r for r in await rows(sessions, "reply") if r.last_error]
+        assert "190" in refused.last_error and refused.status == "pending"
 
         # Staff renew the token: the held replies go out, the mark is cleared.
         fake.add_page(PAGE, "renewed-token")
@@ -275,7 +275,7 @@ async def test_a_refused_token_fails_one_row_alerts_once_and_holds_the_page(
             )
 
         async def renewed_sent() -> bool:
-            return (await statuses(sessions)).get("sent", 0) == 14
+            return (await statuses(sessions)).get("sent", 0) == 15
 
         await wait_for(renewed_sent, timeout=10, what="held replies sent after renewal")
     assert (await page_row(sessions, PAGE)).token_invalid_at is None
@@ -293,19 +293,17 @@ async def test_a_page_without_a_row_uses_meta_page_token_and_is_marked_when_refu
     fake.revoke_token("555")
     await add_replies(sessions, "555", comments("f", 1))
     assert await sender.drain_once() == 1
-    assert await statuses(sessions) == {"sent": 3, "failed": 1}
+    assert await statuses(sessions) == {"sent": 3, "pending": 1}
     assert (await page_row(sessions, "555")).token_invalid_at is not None
     # A restarted process (nothing in memory) still holds the Page: the alert remembers the
     # refused token. A new token in the environment lets the replies go again.
     await add_replies(sessions, "555", comments("g", 2))
     restarted = dispatcher(sessions, graph, make_settings(meta_page_token="env-token"))
     assert await restarted.drain_once() == 2
-    assert (await statuses(sessions)).get("pending") == 2
+    assert (await statuses(sessions)).get("pending") == 3
     fake.add_page("555", "new-env-token")
     renewed = dispatcher(sessions, graph, make_settings(meta_page_token="new-env-token"))
-    await wait_for(
-        lambda: _drained(renewed, sessions, {"sent": 5, "failed": 1}), timeout=5, what="renewal"
-    )
+    await wait_for(lambda: _drained(renewed, sessions, {"sent": 6}), timeout=5, what="renewal")
     assert (await page_row(sessions, "555")).token_invalid_at is None
 
 
@@ -320,7 +318,6 @@ async def _drained(sender: ReplyDispatcher, sessions: SessionFactory, want: dict
         (10903, None, "failed"),  # cannot message this person
         (551, None, "failed"),
         (10, 2018278, "failed"),  # outside the window
-        (200, None, "failed"),  # permission
         (100, None, "failed"),  # bad parameter
         (10900, None, "sent"),  # already replied: done
     ],
@@ -345,6 +342,32 @@ async def test_terminal_answers_are_never_retried(
     assert len(fake.requests_for(PAGE)) == 1
     assert fake.messages == []
     assert await rows(sessions, "staff_alert") == []
+
+
+@pytest.mark.parametrize(("code", "subcode"), [(200, None), (230, None), (10, None)])
+async def test_a_reply_refused_for_a_permission_is_parked_and_staff_are_told(
+    sessions: SessionFactory,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    code: int,
+    subcode: int | None,
+) -> None:
+    await add_replies(sessions, PAGE, ["c_1", "c_2"])
+    fake.fail_next(2, code=code, subcode=subcode, page_id=PAGE)
+    sender = dispatcher(sessions, graph, make_settings())
+    assert await sender.drain_once() == 2
+    assert await sender.drain_once() == 0  # never retried by itself
+    assert await statuses(sessions) == {"dead": 2}
+    (alert,) = await rows(sessions, "staff_alert")  # one for the Page, not one per reply
+    assert alert.payload["alert"] == "reply_permission"
+    assert PAGE in alert.payload["text"] and "outbox retry" in alert.payload["text"]
+    # Staff fix the permission and send them again.
+    async with sessions.begin() as session:
+        assert await retry_dead(session, ["reply"]) == 2
+    assert await sender.drain_once() == 2
+    assert await statuses(sessions) == {"sent": 2}
+    one_message_each(fake, ["c_1", "c_2"])
 
 
 @pytest.mark.parametrize(
