@@ -15,12 +15,13 @@ from telegram.error import InvalidToken, TelegramError
 
 from bot.dispatch.backoff import Backoff
 from bot.runtime import Runtime
+from bot.settings import Settings
 from bot.staffbot.app import ALLOWED_UPDATES, build_application
 from bot.staffbot.commands.help import COMMANDS
 from bot.staffbot.context import StaffApplication
 from bot.staffbot.sender import StaffSender
 from bot.staffbot.telegram_calls import Stopped, is_transient, with_retries
-from bot.staffbot.webhook import TelegramIngress
+from bot.staffbot.webhook import ROUTE, TelegramIngress
 
 log = logging.getLogger("livecart.staffbot")
 POLL_TIMEOUT = timedelta(seconds=10)
@@ -50,6 +51,8 @@ async def run_staff_bot(
         await application.bot.shutdown()
         return
     async with _running(application, ingress if webhook else None):
+        if webhook:
+            await _register_webhook(application, settings)
         await _describe_commands(application)
         sender = StaffSender(runtime.sessions, application.bot, settings.telegram_staff_chats)
         log.info(
@@ -104,6 +107,30 @@ async def _running(
             await application.updater.stop()
         await application.stop()
         await application.shutdown()
+
+
+async def _register_webhook(application: StaffApplication, settings: Settings) -> None:
+    """Tell Telegram where to post updates (every `serve` process says the same). Telegram
+    takes only an https URL it can reach; without one, staff presses never arrive."""
+    url = f"{settings.public_url.rstrip('/')}{ROUTE}"
+    try:
+        await with_retries(
+            lambda: application.bot.set_webhook(
+                url=url,
+                secret_token=settings.telegram_webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            ),
+            what="setWebhook",
+        )
+    except TelegramError as error:
+        log.error(
+            "staff bot: Telegram refused the webhook %s (%s): staff commands and presses will "
+            "not arrive until PUBLIC_URL is an https address Telegram can reach",
+            url,
+            error,
+        )
+        return
+    log.info("staff bot: Telegram posts updates to %s", url)
 
 
 async def _describe_commands(application: StaffApplication) -> None:

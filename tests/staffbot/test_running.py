@@ -16,7 +16,7 @@ from bot.runtime import Runtime
 from bot.staffbot import TelegramIngress, run_staff_bot
 from tests.pipeline import comment_on, start_test_live
 from tests.staffbot.support import STAFF, buttons, reviews
-from tests.staffbot.test_webhook import QUEUE_COMMAND, SECRET, web_app
+from tests.staffbot.test_webhook import SECRET, web_app
 
 
 @asynccontextmanager
@@ -54,14 +54,20 @@ async def test_polling_from_review_to_decision(staff_runtime: Runtime, fake: Fak
 async def test_webhook_mode_takes_updates_from_the_route_only(
     staff_runtime: Runtime, fake: FakeBotApi
 ) -> None:
-    runtime = replace(
-        staff_runtime, settings=replace(staff_runtime.settings, telegram_webhook_secret=SECRET)
-    )
-    ingress = TelegramIngress.from_settings(runtime.settings)
-    async with web_app(ingress) as url, running(runtime, ingress):
-        await fake.wait_for(lambda: ingress.attached)
-        assert await fake.post_update_to(url, SECRET, QUEUE_COMMAND) == 200
-        answer = await fake.wait_for_sent(STAFF)
+    ingress = TelegramIngress(SECRET)
+    async with web_app(ingress) as url:
+        settings = replace(
+            staff_runtime.settings,
+            telegram_webhook_secret=SECRET,
+            public_url=url.removesuffix("/webhooks/telegram"),
+        )
+        async with running(replace(staff_runtime, settings=settings), ingress):
+            await fake.wait_for(lambda: ingress.attached)
+            await fake.wait_for(lambda: "setWebhook" in [call.method for call in fake.calls])
+            # Telegram posts a staff member's command to the address the bot registered.
+            fake.user_sends(STAFF, STAFF, "/queue")
+            assert await fake.deliver_webhook_updates() == 1
+            answer = await fake.wait_for_sent(STAFF)
 
     assert answer.text == "Nothing waits for review."
     assert not any(call.method in ("getUpdates", "deleteWebhook") for call in fake.calls)
