@@ -12,6 +12,9 @@ from bot.cart import Outcome
 from storage.orders import LineSnapshot
 
 Language = str  # "zh-Hant" or "en"
+# Meta's Send API takes at most 2000 characters of text (and refuses longer with code 100, which
+# no retry mends): a long order keeps its total and checkout link and lists what fits.
+MAX_REPLY = 2000
 
 _TEXT: Mapping[str, Mapping[str, str]] = {
     "zh-Hant": {
@@ -28,6 +31,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "shop": "歡迎到官網選購：{url}",
         "public": "已私訊您，請查看訊息 🙏",
         "rejected": "抱歉，這則留言無法成立訂單。如需購買，請留言「商品代碼＋數量」，例如 A1+1。",
+        "more": "…另有 {count} 項，請見結帳頁面",
     },
     "en": {
         "greeting": "Hi {name}!",
@@ -44,6 +48,7 @@ _TEXT: Mapping[str, Mapping[str, str]] = {
         "public": "Sent you a message 🙏",
         "rejected": "Sorry, we could not take an order from this comment. To buy, comment the "
         "product code and quantity, e.g. A1+1.",
+        "more": "…and {count} more: see the checkout page",
     },
 }
 
@@ -61,27 +66,46 @@ def order_reply(
     timezone: str,
 ) -> str:
     text = _TEXT.get(language, _TEXT["zh-Hant"])
-    lines = [text["greeting"].format(name=buyer_name or "").replace("  ", " ").strip()]
-    lines += _section(text["taken"], [(names.get(s, s), s, q, "") for s, q in outcome.taken])
-    lines += _section(
-        text["waitlisted"], [(names.get(s, s), s, q, "") for s, q in outcome.waitlisted]
-    )
-    lines += _section(
-        text["refused"],
-        [(names.get(r.sku, r.sku), r.sku, r.quantity, r.reason) for r in outcome.refused],
-    )
-    lines += _section(
-        text["cancelled"], [(names.get(s, s), s, q, "") for s, q in outcome.cancelled]
-    )
+    greeting = text["greeting"].format(name=buyer_name or "").replace("  ", " ").strip()
+    sections = [
+        _section(text["taken"], [(names.get(s, s), s, q, "") for s, q in outcome.taken]),
+        _section(text["waitlisted"], [(names.get(s, s), s, q, "") for s, q in outcome.waitlisted]),
+        _section(
+            text["refused"],
+            [(names.get(r.sku, r.sku), r.sku, r.quantity, r.reason) for r in outcome.refused],
+        ),
+        _section(text["cancelled"], [(names.get(s, s), s, q, "") for s, q in outcome.cancelled]),
+    ]
+    ending = []
     if outcome.nothing_to_cancel:
-        lines.append(text["nothing"].format(skus=", ".join(outcome.nothing_to_cancel)))
+        ending.append(text["nothing"].format(skus=", ".join(outcome.nothing_to_cancel)))
     if cart:
         until = _local_time(hold_until, timezone)
-        lines.append(text["cart"].format(total=_money(total), until=until))
+        ending.append(text["cart"].format(total=_money(total), until=until))
     else:
-        lines.append(text["empty"])
-    lines.append(text["checkout"].format(url=checkout_url))
-    return "\n".join(lines)
+        ending.append(text["empty"])
+    ending.append(text["checkout"].format(url=checkout_url))
+    return _fitted(greeting, [s for s in sections if s], ending, text["more"])
+
+
+def _fitted(greeting: str, sections: list[list[str]], ending: list[str], more: str) -> str:
+    """The reply whole, or with as many item rows as fit in MAX_REPLY (sections keep their
+    titles) and a line saying how many were left out; the greeting and ending always stay."""
+    whole = "\n".join([greeting, *(line for section in sections for line in section), *ending])
+    if len(whole) <= MAX_REPLY:
+        return whole
+    rows = [(n, row) for n, section in enumerate(sections) for row in section[1:]]
+    reply = whole
+    for kept in range(len(rows) - 1, -1, -1):
+        body: list[str] = []
+        for n, section in enumerate(sections):
+            shown = [row for m, row in rows[:kept] if m == n]
+            body += [section[0], *shown] if shown else []
+        left_out = more.format(count=len(rows) - kept)
+        reply = "\n".join([greeting, *body, left_out, *ending])
+        if len(reply) <= MAX_REPLY:
+            break
+    return reply[:MAX_REPLY]
 
 
 def closed_reply(*, language: Language, shop_url: str | None) -> str:
