@@ -156,8 +156,11 @@ class Pipeline:
         now = utcnow()
         for status in statuses:
             live = lives.by_video(status.platform, status.live_video_id)
+            # The replay's 24 hours run from when the broadcast ended, however late Meta's
+            # delivery (it retries for hours) or the queue brings the news.
+            ended = now if status.changed_at is None else min(now, status.changed_at)
             if live is not None and follow_platform_status(
-                live, status.status, now, self._replay_window
+                live, status.status, ended, self._replay_window
             ):
                 log.info("live %d ended on %s (%s)", live.id, status.platform, status.status)
         return lives

@@ -57,6 +57,8 @@ class LiveStatusEvent:
     page_id: str
     live_video_id: str
     status: str
+    # When Meta says the status changed (its entry's `time`); None when not known.
+    changed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +127,7 @@ def _read_change(
     if not isinstance(value, Mapping):
         return f"{field_name}: no value object"
     if platform == "facebook" and field_name == "live_videos":
-        return _live_status(page_id, value)
+        return _live_status(page_id, value, _time(entry.get("time")))
     if field_name not in _COMMENT_FIELDS[platform]:
         return f"field {field_name!r}"
     if platform == "facebook":
@@ -133,12 +135,14 @@ def _read_change(
     return _instagram_comment(page_id, field_name, value, entry)
 
 
-def _live_status(page_id: str, value: JsonMap) -> LiveStatusEvent | str:
+def _live_status(
+    page_id: str, value: JsonMap, changed_at: datetime | None
+) -> LiveStatusEvent | str:
     video_id = readable_id(value.get("id"), LONGEST_OBJECT_ID)
     status = readable_id(value.get("status"))
     if video_id is None or status is None:
         return "live_videos: no id or status"
-    return LiveStatusEvent("facebook", page_id, video_id, status.upper())
+    return LiveStatusEvent("facebook", page_id, video_id, status.upper(), changed_at)
 
 
 def _facebook_comment(page_id: str, value: JsonMap) -> CommentEvent | str:

@@ -53,10 +53,20 @@ async def show(client: Client, live_id: object) -> dict[str, object]:
 
 
 async def deliver(
-    client: Client, runtime: Runtime, kind: str, entries: Sequence[tuple[str, Sequence[Change]]]
+    client: Client,
+    runtime: Runtime,
+    kind: str,
+    entries: Sequence[tuple[str, Sequence[Change]]],
+    *,
+    entry_time: int | None = None,
 ) -> None:
-    """POST a signed delivery to /webhooks/meta as Meta does, then run the pipeline over it."""
-    body, headers = signed_body(envelope(kind, entries), APP_SECRET)
+    """POST a signed delivery to /webhooks/meta as Meta does, then run the pipeline over it.
+    `entry_time`: the entries' `time` (when Meta says the changes happened), else now."""
+    payload = envelope(kind, entries)
+    if entry_time is not None:
+        for entry in payload["entry"]:  # type: ignore[union-attr]
+            entry["time"] = entry_time  # type: ignore[index]
+    body, headers = signed_body(payload, APP_SECRET)
     response = await client.post("/webhooks/meta", data=body, headers=headers)
     assert response.status == 200, await response.text()
     await drain(runtime)

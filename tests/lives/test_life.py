@@ -5,7 +5,8 @@ sales; several Pages and an Instagram account at once."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+import time
+from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
@@ -217,3 +218,22 @@ async def test_meta_statuses_in_any_case_end_a_live_and_others_do_not(runtime: R
         shown = [await show(client, live_id) for live_id in ids]
     assert [live["status"] for live in shown] == ["replay"] * 3 + ["live"] * 3
     assert all(live["replay_deadline"] for live in shown[:3])
+
+
+async def test_the_replay_runs_from_when_meta_says_the_broadcast_ended(runtime: Runtime) -> None:
+    """A status Meta delivers late (it retries failed deliveries for hours) does not lengthen
+    the replay: its 24 hours run from the entry's time."""
+    ended = int(time.time()) - 3 * 3600
+    async with app_client(runtime) as client:
+        live = await start(client, video_id="690891113079999")
+        live_id = int(str(live["id"]))
+        async with runtime.sessions.begin() as session:
+            await session.execute(
+                update(Live).where(Live.id == live_id).values(live_video_id="10159999")
+            )
+        changes = [live_status("10159999", "live_stopped")]
+        await deliver(client, runtime, "page", [(PAGE, changes)], entry_time=ended)
+        shown = await show(client, live_id)
+    assert shown["status"] == "replay"
+    deadline = datetime.fromisoformat(str(shown["replay_deadline"]))
+    assert deadline == datetime.fromtimestamp(ended, UTC) + runtime.settings.replay_window
