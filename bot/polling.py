@@ -19,11 +19,11 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 import aiohttp
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.graph import (
@@ -219,6 +219,7 @@ class _LiveState:
     seen: RecentIds = field(default_factory=RecentIds)
     resume_after: str | None = None  # a backlog cut short by MAX_PAGES_PER_POLL goes on here
     status_checked: float | None = None
+    lookup_checked: float | None = None  # last asked which live video shows the video
     failures: int = 0
     not_before: float = 0.0
 
@@ -313,6 +314,7 @@ class LivePoller:
         if page.refused_token == _fingerprint(token):
             return 0
         try:
+            target = await self._with_live_video(target, token, live)
             walk = await self._walk(target, token, live)
             stored = await self._store(target, walk.comments)
         except _PageHeld:
@@ -386,6 +388,50 @@ class LivePoller:
                 )
         except Exception:
             log.exception("live %d: following its broadcast status failed", target.live_id)
+
+    async def _with_live_video(
+        self, target: PollTarget, token: str, live: _LiveState
+    ) -> PollTarget:
+        """A broadcast registered by its video id alone learns its live video id (once a
+        minute until found): Meta's status webhook names that, and its comments are read
+        unfiltered only there."""
+        now = self._clock()
+        due = live.lookup_checked is None or now - live.lookup_checked >= STATUS_EVERY
+        if target.live_video_id is not None or not target.broadcasting or not due:
+            return target
+        live.lookup_checked = now
+        video = await self._find_live_video(target, token)
+        if video is None:
+            return target
+        return replace(target, node=video.id, live_video_id=video.id)
+
+    async def _find_live_video(self, target: PollTarget, token: str) -> LiveVideo | None:
+        """The Page's live video of this live's video, remembered on the live."""
+        if self._clock() < self._pages[target.page_id].held_until:
+            raise _PageHeld
+        videos = await self._graph.live_videos(
+            target.page_id, token, broadcast_status=("LIVE", *sorted(ENDED_STATUSES))
+        )
+        if videos:
+            self._note_usage(target.page_id, videos[0].usage)
+        video = next((v for v in videos if v.video_id == target.node), None)
+        if video is None:
+            log.warning(
+                "live %d: no live video of Page %s shows video %s; its end is known only when "
+                "staff end it (or set its live video id)",
+                target.live_id,
+                target.page_id,
+                target.node,
+            )
+            return None
+        async with self._runtime.sessions.begin() as session:
+            await session.execute(
+                update(Live)
+                .where(Live.id == target.live_id, Live.live_video_id.is_(None))
+                .values(live_video_id=video.id)
+            )
+        log.info("live %d: its live video is %s (asked Meta)", target.live_id, video.id)
+        return video
 
     async def _call_status(self, target: PollTarget, live_video_id: str, token: str) -> LiveVideo:
         if self._clock() < self._pages[target.page_id].held_until:

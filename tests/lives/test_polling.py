@@ -347,6 +347,24 @@ async def test_a_lost_status_webhook_is_made_up_for_by_asking_meta(
     assert len(asked) == 2
 
 
+async def test_a_live_registered_by_its_video_alone_learns_its_live_video_and_ends(
+    runtime: Runtime, fake: FakeGraph, graph: GraphClient
+) -> None:
+    """Meta's status webhook names the live video object, not the video: the poller asks the
+    Page's live videos which one shows this video, and from then on the webhook ends it."""
+    live_id = await start_polled_live(runtime)
+    async with runtime.sessions.begin() as session:
+        await session.execute(update(Live).where(Live.id == live_id).values(live_video_id=None))
+    await LivePoller(runtime, graph, every=5, clock=Clock()).poll_once()
+    async with runtime.sessions() as session:
+        live = await session.get(Live, live_id)
+    assert live is not None and live.live_video_id == LIVE_VIDEO
+    status = {"field": "live_videos", "value": {"id": LIVE_VIDEO, "status": "live_stopped"}}
+    await runtime.queue.put(signed_body(envelope("page", [(PAGE, [status])]), APP_SECRET)[0])
+    await drain(runtime)
+    assert await status_of(runtime, live_id) == "replay"
+
+
 async def status_of(runtime: Runtime, live_id: int) -> str:
     async with runtime.sessions() as session:
         live = await session.get(Live, live_id)
