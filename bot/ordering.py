@@ -8,7 +8,7 @@ waitlist rows in bulk, then apply cancels, give freed stock to the waitlist, and
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
@@ -16,11 +16,9 @@ from typing import NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cart import Holding, Item, Outcome, Plan, Refusal, plan_comment, split_cancel
-from bot.store_events import order_event
 from storage import orders
 from storage.models import WaitlistEntry
-from storage.orders import BuyerKey, CartState, OrderSnapshot, Terms
-from storage.outbox import Outgoing
+from storage.orders import BuyerKey, CartState, Terms
 from storage.stock import StockRequest
 from storage.stock_backends import Stock
 
@@ -316,14 +314,14 @@ class Filled(NamedTuple):
 
 
 class Expiry(NamedTuple):
-    """Carts an expiry ended (with how each looked when it ended) and what their stock filled."""
+    """Carts an expiry ended and what their stock filled."""
 
     expired: tuple[int, ...] = ()
-    found: Mapping[int, OrderSnapshot] = {}
     filled: Filled = Filled()
 
-    def events(self) -> list[Outgoing]:
-        return [order_event("order.expired", self.found[i]) for i in self.expired]
+    def events(self) -> dict[int, str]:
+        """The store event each order it ended or changed owes the central store."""
+        return {**{o: "order.expired" for o in self.expired}, **self.filled.events()}
 
 
 async def expire_carts(
@@ -352,7 +350,7 @@ async def expire_carts(
     filled = await fill_waitlist(
         session, stock, {line.sku for line in lines}, now=now, hold_for=hold_for
     )
-    return Expiry(tuple(expired), found, filled)
+    return Expiry(tuple(expired), filled)
 
 
 async def fill_waitlist(

@@ -407,8 +407,7 @@ class LivePoller:
 
     async def _find_live_video(self, target: PollTarget, token: str) -> LiveVideo | None:
         """The Page's live video of this live's video, remembered on the live."""
-        if self._clock() < self._pages[target.page_id].held_until:
-            raise _PageHeld
+        self._not_held(target)
         videos = await self._graph.live_videos(
             target.page_id, token, broadcast_status=("LIVE", *sorted(ENDED_STATUSES))
         )
@@ -433,16 +432,18 @@ class LivePoller:
         log.info("live %d: its live video is %s (asked Meta)", target.live_id, video.id)
         return video
 
-    async def _call_status(self, target: PollTarget, live_video_id: str, token: str) -> LiveVideo:
+    def _not_held(self, target: PollTarget) -> None:
         if self._clock() < self._pages[target.page_id].held_until:
             raise _PageHeld
+
+    async def _call_status(self, target: PollTarget, live_video_id: str, token: str) -> LiveVideo:
+        self._not_held(target)
         video = await self._graph.live_video(live_video_id, token)
         self._note_usage(target.page_id, video.usage)
         return video
 
     async def _call(self, target: PollTarget, token: str, after: str | None) -> CommentsPage:
-        if self._clock() < self._pages[target.page_id].held_until:
-            raise _PageHeld
+        self._not_held(target)
         page = await self._graph.live_comments(target.node, token, after=after, limit=PAGE_SIZE)
         self._note_usage(target.page_id, page.usage)
         return page

@@ -19,7 +19,6 @@ from storage import orders
 from storage.db import retrying_races
 from storage.members import merge_into, unfinished_merges
 from storage.models import Live
-from storage.outbox import add_outbox
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.sweeper")
@@ -44,8 +43,7 @@ async def sweep(runtime: Runtime, now: datetime) -> Swept:
         expiry = await expire_carts(
             session, runtime.stock, now=now, hold_for=runtime.settings.hold_for
         )
-        await add_outbox(session, expiry.events())
-        await write_order_events(session, expiry.filled.events())
+        await write_order_events(session, expiry.events())
     # After the expiry (a lapsed cart is not combined into, which would renew its hold), and
     # apart from it: a merge that loses a race with a batch runs again without holding it up.
     await retrying_races(lambda: _finish_merges(runtime, now), "finishing member merges")

@@ -359,11 +359,7 @@ class ReplyDispatcher:
             return Sent(message.id)
         if verdict is Verdict.TOKEN_REFUSED:
             return self._token_refused(ready, failure)
-        if (
-            verdict is Verdict.TERMINAL
-            and isinstance(failure, GraphError)
-            and failure.is_permission
-        ):
+        if verdict is Verdict.PERMISSION:
             log.error(
                 "reply %s to comment %s: %s %s lacks a permission; parked: %s",
                 message.id,

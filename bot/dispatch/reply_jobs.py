@@ -69,8 +69,9 @@ def page_of_partition(partition: str) -> str:
 class Verdict(Enum):
     THROTTLED = "throttled"  # hold the Page, requeue without counting a failure
     ALREADY_SENT = "already_sent"  # 10900: the buyer has the message
-    # 190/102: fail, mark the Page, alert staff, hold the Page
+    # 190/102: mark the Page, alert staff, hold the Page (this reply waits with the others)
     TOKEN_REFUSED = "token_refused"  # noqa: S105 - a verdict, not a secret
+    PERMISSION = "permission"  # 10, 200-299: park, alert staff; staff retry once it is granted
     TERMINAL = "terminal"  # never retry
     RETRYABLE = "retryable"  # backoff and retry
     UNCLASSIFIED = "unclassified"  # a code platforms.md does not list: a few retries, then fail
@@ -84,6 +85,8 @@ def judge(failure: GraphFailure) -> Verdict:
             return Verdict.ALREADY_SENT
         if failure.is_token_invalid:
             return Verdict.TOKEN_REFUSED
+        if failure.is_permission:
+            return Verdict.PERMISSION
         if failure.is_terminal:
             return Verdict.TERMINAL
     if failure.is_retryable:
