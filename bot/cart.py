@@ -7,7 +7,9 @@ dodged by waiting.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Literal, NamedTuple
 
 
@@ -82,6 +84,20 @@ def split_cancel(holding: Holding, quantity: int | None) -> tuple[int, int]:
 def _after_cancel(holding: Holding, quantity: int | None) -> Holding:
     from_waitlist, from_cart = split_cancel(holding, quantity)
     return Holding(holding.reserved - from_cart, holding.confirmed, holding.waiting - from_waitlist)
+
+
+def cart_fingerprint(lines: Iterable[tuple[str, int, Decimal]]) -> str:
+    """A short digest of a cart's (sku, quantity, unit price) lines, whatever their order.
+
+    The checkout page sends it back with "confirm", so a cart that changed after the buyer loaded
+    the page (a waitlist fill, a new comment, a removal in another tab) is shown to them again
+    rather than confirmed unseen."""
+    shown = sorted(
+        f"{sku}\x1f{quantity}\x1f{price.normalize():f}"
+        for sku, quantity, price in lines
+        if quantity > 0
+    )
+    return hashlib.sha256("\x1e".join(shown).encode()).hexdigest()[:20]
 
 
 def _limit_reason(limit: int | None, holding: Holding) -> str:

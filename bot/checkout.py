@@ -19,6 +19,7 @@ from sqlalchemy import CursorResult, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from bot.cart import cart_fingerprint
 from bot.checkout_form import Details, Fulfilment, read_details
 from bot.ordering import fill_waitlist
 from bot.store_events import write_order_events
@@ -47,6 +48,10 @@ class EmptyCart(Exception):
     """There is nothing in the cart to confirm."""
 
 
+class CartChanged(Exception):
+    """The cart is not the one the buyer's page showed (`cart_fingerprint`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """What the buyer waits for: the SKU, how many, their place in its queue (1 = next)."""
@@ -67,6 +72,13 @@ class CheckoutPage:
     details: Details | None
     confirmed_at: datetime | None
     live_title: str | None
+
+    @property
+    def fingerprint(self) -> str:
+        """What the confirm form sends back as `seen`."""
+        return cart_fingerprint(
+            (line.sku, line.quantity, line.unit_price) for line in self.order.lines
+        )
 
 
 def page_state(status: str, hold_until: datetime, now: datetime) -> PageState:
@@ -229,13 +241,15 @@ async def confirm(
     order_id: int,
     form: Mapping[str, str],
     *,
+    seen: str,
     now: datetime,
     shops: Sequence[str],
 ) -> int:
     """Confirm an open cart with the buyer's details; returns the member the order belongs to.
 
     Checks the form first (InvalidDetails, nothing written); then the order must be open
-    (OrderNotOpen) and hold something (EmptyCart). Its reserved stock becomes sold; the buyer's
+    (OrderNotOpen), hold something (EmptyCart) and be the cart the buyer saw, whose
+    `CheckoutPage.fingerprint` is `seen` (CartChanged). Its reserved stock becomes sold; the buyer's
     other waiting in this live ends (once confirmed, nobody could tell them about a new cart);
     the person behind the order becomes one member with whoever has that phone or e-mail."""
     details = read_details(form, shops)
@@ -243,6 +257,8 @@ async def confirm(
     lines = [line for line in await orders.order_lines(session, [order_id]) if line.quantity > 0]
     if not lines:
         raise EmptyCart(f"order {order_id} has nothing to confirm")
+    if cart_fingerprint((line.sku, line.quantity, line.unit_price) for line in lines) != seen:
+        raise CartChanged(f"order {order_id} changed after the buyer's page was loaded")
     await stock.sell(
         session,
         [StockRequest(f"o{order_id}:line{line.id}", line.sku, line.quantity) for line in lines],

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from bot import checkout
 from bot.member_import import MemberFileError, read_members
 from bot.runtime import Runtime
 from bot.sweeper import sweep
@@ -14,7 +13,7 @@ from storage.member_import import import_members
 from storage.members import merge_into
 from storage.models import Member, Order, OrderLine, ReviewItem
 from storage.types import utcnow
-from tests.checkout.support import GOOD_FORM, member_of
+from tests.checkout.support import confirm, member_of
 from tests.cli import clean_env, livecart
 from tests.pipeline import comment_on, start_test_live
 from tests.test_ordering import stock_of
@@ -82,17 +81,10 @@ async def test_a_blocked_shop_member_found_at_checkout_goes_to_review(runtime: R
         await import_members(session, read_members(FILE))
     await start_test_live(runtime)
     await comment_on(runtime, [("u1", "A2+1")])
-    async with runtime.sessions.begin() as session:
+    async with runtime.sessions() as session:
         order_id = await session.scalar(select(Order.id))
-        assert order_id is not None
-        await checkout.confirm(
-            session,
-            runtime.stock,
-            order_id,
-            GOOD_FORM,
-            now=utcnow(),
-            shops=runtime.settings.pickup_shops,
-        )
+    assert order_id is not None
+    await confirm(runtime, order_id)
     await comment_on(runtime, [("u1", "A2+1")], start=50)
     async with runtime.sessions() as session:
         reviews = await session.scalar(select(func.count()).select_from(ReviewItem))

@@ -56,7 +56,12 @@ NOTICES: Mapping[str, Message] = {
         "購物車是空的，沒有可確認的商品。", "Your cart is empty; there is nothing to confirm."
     ),
     "closed": Message("此購物車已無法變更。", "This cart can no longer be changed."),
+    "changed": Message(
+        "開啟此頁後購物車有了變動，請確認內容後再按一次確認。",
+        "Your cart changed after this page was loaded; check it and confirm again.",
+    ),
 }
+SEEN_FIELD = "cart"  # the confirm form's `CheckoutPage.fingerprint`
 
 
 def add_checkout_routes(app: web.Application) -> None:
@@ -120,6 +125,12 @@ async def confirm_order(request: web.Request) -> web.Response:
         return await _checkout_page(
             request, order_id, errors=invalid.errors, values=values, status=422
         )
+    except checkout.CartChanged:
+        values = {key: form.get(key, "") for key in FIELDS}
+        log.info("checkout: order %d changed since its page was loaded; shown again", order_id)
+        return await _checkout_page(
+            request, order_id, notice=NOTICES["changed"], values=values, status=409
+        )
     except checkout.EmptyCart:
         return _see_page(request, "empty")
     except checkout.OrderNotOpen as closed:
@@ -139,6 +150,7 @@ async def _confirm(runtime: Runtime, order_id: int, form: Mapping[str, str]) -> 
                     runtime.stock,
                     order_id,
                     form,
+                    seen=form.get(SEEN_FIELD, ""),
                     now=utcnow(),
                     shops=runtime.settings.pickup_shops,
                 )
@@ -178,6 +190,7 @@ async def _checkout_page(
         page=page,
         path=f"/checkout/{request.match_info['token']}",
         csrf=csrf_token(runtime.checkout_secret, order_id, nonce),
+        seen_field=SEEN_FIELD,
         notice=notice,
         errors=errors or {},
         values=values or {"name": page.order.buyer_name or ""},

@@ -6,11 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import ColumnElement, func, select
 
+from bot import checkout
 from bot.fakes.meta_webhooks import envelope, instagram_comment, signed_body
 from bot.live_sessions import LiveSpec, start_live
 from bot.runtime import Runtime
 from storage.models import Identity, Member, Order, OrderLine, OutboxMessage, WaitlistEntry
 from storage.stock import levels
+from storage.types import utcnow
 from tests.pipeline import LINEUP, drain
 
 GOOD_FORM = {
@@ -58,6 +60,31 @@ async def lines_of(runtime: Runtime, order_id: int) -> dict[str, int]:
             select(OrderLine.sku, OrderLine.quantity).where(OrderLine.order_id == order_id)
         )
         return {sku: quantity for sku, quantity in rows.all()}
+
+
+async def seen_cart(runtime: Runtime, order_id: int) -> str:
+    """The cart fingerprint the buyer's page shows now, as its confirm form sends it back."""
+    async with runtime.sessions() as session:
+        page = await checkout.load_page(session, order_id, utcnow())
+    assert page is not None
+    return page.fingerprint
+
+
+async def confirm(
+    runtime: Runtime, order_id: int, *, seen: str | None = None, **changes: str
+) -> int:
+    """Confirm as the buyer would, having seen the cart as it is now (or as `seen`)."""
+    seen = await seen_cart(runtime, order_id) if seen is None else seen
+    async with runtime.sessions.begin() as session:
+        return await checkout.confirm(
+            session,
+            runtime.stock,
+            order_id,
+            {**GOOD_FORM, **changes},
+            seen=seen,
+            now=utcnow(),
+            shops=runtime.settings.pickup_shops,
+        )
 
 
 async def order_row(runtime: Runtime, order_id: int) -> Order:

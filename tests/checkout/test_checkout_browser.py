@@ -172,6 +172,36 @@ async def test_the_page_shows_the_waitlist_and_what_happened_since(
     await expect(page.get_by_role("button", name=re.compile("確認訂單"))).to_have_count(0)
 
 
+async def test_a_cart_that_grew_while_the_buyer_typed_is_shown_again_before_confirming(
+    runtime: Runtime, base_url: str, browser: Browser
+) -> None:
+    live = await start_test_live(runtime)
+    await comment_on(runtime, [("u3", "A2+1")])
+    page = await phone(browser)
+    await page.goto(await link_for(runtime, base_url, "u3"))
+    await page.get_by_label("姓名").fill("陳小華")
+    await page.get_by_label("電話").fill("0922-333-444")
+    await page.get_by_label("電子郵件").fill("hua@example.com")
+    await page.get_by_label("門市取貨 Pick up in a shop").check()
+    await page.get_by_label("取貨門市 Pickup shop").select_option(index=1)
+
+    # While they typed, another comment of theirs added a line the page does not show.
+    await comment_on(runtime, [("u3", "B3+2")], start=50)
+    async with page.expect_response(re.compile(r"/confirm$")) as answered:
+        await page.get_by_role("button", name=re.compile("確認訂單")).click()
+    assert (await answered.value).status == 409
+    await expect(page.get_by_text("開啟此頁後購物車有了變動")).to_be_visible()
+    await expect(page.locator('[data-sku="B3"]')).to_contain_text("玫瑰香皂")
+    await expect(page.get_by_label("電話")).to_have_value("0922-333-444")
+    order = await open_order(runtime, "u3", live)
+    assert (await order_row(runtime, order)).status == "reserved"
+
+    await page.get_by_role("button", name=re.compile("確認訂單")).click()
+    await expect(page.get_by_role("heading", level=1, name="訂單已確認")).to_be_visible()
+    assert (await order_row(runtime, order)).status == "confirmed"
+    assert await lines_of(runtime, order) == {"A2": 1, "B3": 2}
+
+
 async def test_a_tampered_link_shows_the_error_page(
     runtime: Runtime, base_url: str, browser: Browser
 ) -> None:

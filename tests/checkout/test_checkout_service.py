@@ -12,7 +12,7 @@ from bot.runtime import Runtime
 from storage.models import Identity, Member, Order, StockMove
 from storage.types import utcnow
 from tests.checkout.support import (
-    GOOD_FORM,
+    confirm,
     count_orders,
     event_names,
     instagram_comments_on,
@@ -21,6 +21,7 @@ from tests.checkout.support import (
     member_row,
     open_order,
     order_row,
+    seen_cart,
     start_instagram_live,
     stock_of,
     store_events,
@@ -38,16 +39,30 @@ async def remove(runtime: Runtime, order_id: int, sku: str) -> bool:
         )
 
 
-async def confirm(runtime: Runtime, order_id: int, **changes: str) -> int:
-    async with runtime.sessions.begin() as session:
-        return await checkout.confirm(
-            session,
-            runtime.stock,
-            order_id,
-            {**GOOD_FORM, **changes},
-            now=utcnow(),
-            shops=runtime.settings.pickup_shops,
-        )
+async def test_a_cart_that_changed_after_its_page_was_loaded_is_not_confirmed(
+    runtime: Runtime,
+) -> None:
+    live = await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u1", "B3+1")])
+    order = await open_order(runtime, "u1", live)
+    seen = await seen_cart(runtime, order)
+
+    # After the buyer opened the page, another comment of theirs grew the cart.
+    await comment_on(runtime, [("u1", "B3+2")], start=50)
+    with pytest.raises(checkout.CartChanged):
+        await confirm(runtime, order, seen=seen)
+    assert (await order_row(runtime, order)).status == "reserved"
+    assert await stock_of(runtime, "B3") == (100, 3, 0)
+    # Then they removed a line in another tab: the page they first loaded is still stale.
+    assert await remove(runtime, order, "A2")
+    with pytest.raises(checkout.CartChanged):
+        await confirm(runtime, order, seen=seen)
+    assert await event_names(runtime, order) == ["order.reserved", "order.updated", "order.updated"]
+
+    await confirm(runtime, order)  # having seen the cart as it is now
+    assert (await order_row(runtime, order)).status == "confirmed"
+    assert await lines_of(runtime, order) == {"B3": 3}
+    assert await stock_of(runtime, "B3") == (100, 0, 3)
 
 
 async def test_removing_a_line_gives_its_stock_to_the_next_in_the_queue(runtime: Runtime) -> None:
