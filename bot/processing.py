@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import replies
 from bot.cart import Item, Outcome
 from bot.checkout_token import checkout_url
+from bot.dispatch.reply_jobs import reply_partition
 from bot.lives import ordering_state, written_at
 from bot.ordering import OrderComment, Placed, place_orders
 from bot.settings import Settings
@@ -286,7 +287,9 @@ class CommentProcessor:
             Outgoing(
                 "reply",
                 f"reply:{comment.platform}:{comment.comment_id}",
-                f"page:{comment.page_id}",
+                reply_partition(
+                    comment.platform, comment.page_id, live_comment=live_comment, public=False
+                ),
                 {**base, "text": text, "live_comment": live_comment},
             )
         ]
@@ -299,7 +302,9 @@ class CommentProcessor:
                 Outgoing(
                     "public_reply",
                     f"public:{comment.platform}:{comment.comment_id}",
-                    f"page:{comment.page_id}",
+                    reply_partition(
+                        comment.platform, comment.page_id, live_comment=live_comment, public=True
+                    ),
                     {**base, "text": replies.public_reply(language)},
                 )
             )

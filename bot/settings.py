@@ -64,6 +64,8 @@ class Settings:
     # Private replies per second per Facebook Page, and per Instagram account during a live.
     reply_rate_per_page: float = 40.0
     reply_rate_instagram_live: float = 100.0
+    # Private replies per hour per Instagram account to comments on posts and reels (replays).
+    reply_limit_instagram_posts: int = 750
     # A short public reply under the comment ("已私訊您 / Sent you a message"); never on IG live.
     public_replies: bool = False
     central_store_url: str | None = None
@@ -128,6 +130,9 @@ class Settings:
             reply_rate_per_page=_rate("REPLY_RATE_PER_PAGE", env.get("REPLY_RATE_PER_PAGE", "40")),
             reply_rate_instagram_live=_rate(
                 "REPLY_RATE_INSTAGRAM_LIVE", env.get("REPLY_RATE_INSTAGRAM_LIVE", "100")
+            ),
+            reply_limit_instagram_posts=_per_hour(
+                "REPLY_LIMIT_INSTAGRAM_POSTS", env.get("REPLY_LIMIT_INSTAGRAM_POSTS", "750")
             ),
             public_replies=_flag("PUBLIC_REPLIES", env.get("PUBLIC_REPLIES", "off")),
             central_store_url=_optional_url(env, "CENTRAL_STORE_URL"),
@@ -269,6 +274,14 @@ def _rate(variable: str, raw: str) -> float:
             variable, f"must be a number of messages per second above 0 (got {raw!r})"
         )
     return rate
+
+
+def _per_hour(variable: str, raw: str) -> int:
+    if not _is_whole_number(raw) or int(raw) == 0:
+        raise SettingsError(
+            variable, f"must be a whole number of messages per hour above 0 (got {raw!r})"
+        )
+    return int(raw)
 
 
 def _flag(variable: str, raw: str) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, Text, bindparam, case, exists, func, select, text, update
+from sqlalchemy import Table, Text, bindparam, case, exists, func, or_, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -104,12 +104,14 @@ async def claim_due(
     now: datetime | None = None,
     skip_partitions: Iterable[str] = (),
     first_of_partition: bool = False,
+    first_of_partitions_ending: str | None = None,
 ) -> list[ClaimedMessage]:
     """Lease up to `limit` due rows of `kinds`, oldest first.
 
     `first_of_partition`: only the lowest pending id of each partition is due, so a later row of
     a partition never overtakes an earlier one (it waits while the earlier one is leased or
-    backing off). `skip_partitions`: partitions the caller cannot take more of right now.
+    backing off). `first_of_partitions_ending`: the same for the partitions whose name ends so,
+    and only those. `skip_partitions`: partitions the caller cannot take more of right now.
     """
     now = now or utcnow()
     due = (
@@ -125,15 +127,17 @@ async def claim_due(
     skipped = list(skip_partitions)
     if skipped:
         due = due.where(OutboxMessage.partition.not_in(skipped))
-    if first_of_partition:
+    if first_of_partition or first_of_partitions_ending:
         earlier = aliased(OutboxMessage)
-        due = due.where(
-            ~exists().where(
-                earlier.partition == OutboxMessage.partition,
-                earlier.status == PENDING,
-                earlier.id < OutboxMessage.id,
-            )
+        first = ~exists().where(
+            earlier.partition == OutboxMessage.partition,
+            earlier.status == PENDING,
+            earlier.id < OutboxMessage.id,
         )
+        if not first_of_partition:
+            ending = OutboxMessage.partition.endswith(first_of_partitions_ending, autoescape=True)
+            first = or_(~ending, first)
+        due = due.where(first)
     if dialect_of(session) == "postgresql":
         # Concurrent claimers skip each other's rows instead of queueing behind them.
         due = due.with_for_update(skip_locked=True, of=OutboxMessage)

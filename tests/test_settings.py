@@ -17,6 +17,10 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.replay_window == timedelta(hours=24)
     assert settings.hold_for == timedelta(hours=24)
     assert settings.staff_token is None and settings.livecart_secret is None
+    assert settings.reply_limit_instagram_posts == 750  # Meta's post and reel limit
+    assert (
+        Settings.from_env({"REPLY_LIMIT_INSTAGRAM_POSTS": "600"}).reply_limit_instagram_posts == 600
+    )
 
 
 def test_public_url_defaults_to_host_and_port() -> None:
@@ -65,6 +69,8 @@ def test_database_urls_are_normalized_to_async_drivers(raw: str, normalized: str
         ("PORT", "²"),
         ("LOW_STOCK_AT", "²"),
         ("LOW_STOCK_AT", "9" * 40),
+        ("REPLY_LIMIT_INSTAGRAM_POSTS", "0"),
+        ("REPLY_LIMIT_INSTAGRAM_POSTS", "7.5"),
         ("REPLAY_WINDOW", "soon"),
         ("REPLAY_WINDOW", "99999999999999d"),
         ("HOLD_FOR", "366d"),

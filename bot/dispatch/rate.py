@@ -35,6 +35,14 @@ def pace_for(rate: float, burst_seconds: float) -> Pace:
     return Pace(rate, max(1.0, rate * burst_seconds))
 
 
+def hourly_pace(per_hour: int) -> Pace:
+    """A pace that never sends more than `per_hour` in any hour, however the hour is cut: a
+    bucket allows its burst plus its rate times the window, so the rate is what the burst
+    leaves over (a fifteenth of the limit, at least 1, goes in a burst)."""
+    burst = max(1, per_hour // 15)
+    return Pace(max(per_hour - burst, 1) / 3600, burst)
+
+
 class TokenBucket:
     """Tokens refill at the pace's rate up to its burst; a send takes one."""
 

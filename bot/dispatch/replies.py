@@ -47,8 +47,9 @@ from bot.dispatch.outcomes import (
     TokenRefused,
 )
 from bot.dispatch.pacing import PacingPolicy, PagePace
-from bot.dispatch.rate import Pace, RateLimiter, pace_for
+from bot.dispatch.rate import Pace, RateLimiter, hourly_pace, pace_for
 from bot.dispatch.reply_jobs import (
+    POSTS_PARTITION_ENDING,
     REPLY_KINDS,
     Lane,
     MalformedRow,
@@ -56,6 +57,7 @@ from bot.dispatch.reply_jobs import (
     Verdict,
     judge,
     page_of_partition,
+    page_partitions,
     read_job,
 )
 from bot.dispatch.timing import pause
@@ -115,10 +117,12 @@ class ReplyDispatcher:
         self._sessions = sessions
         self._graph = graph
         self._policy = policy or ReplyPolicy()
-        self._rates: dict[Lane, float] = {
-            "standard": settings.reply_rate_per_page,
-            "live": settings.reply_rate_instagram_live,
+        self._lanes: dict[Lane, Pace] = {
+            "standard": pace_for(settings.reply_rate_per_page, self._policy.burst_seconds),
+            "live": pace_for(settings.reply_rate_instagram_live, self._policy.burst_seconds),
+            "posts": hourly_pace(settings.reply_limit_instagram_posts),
         }
+        self._posts_per_hour = settings.reply_limit_instagram_posts
         self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
@@ -135,9 +139,11 @@ class ReplyDispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Send until `stop` is set; then give back rows still waiting and finish the rest."""
         log.info(
-            "reply dispatcher started: %.0f/s per Page, %.0f/s per Instagram account on live",
-            self._rates["standard"],
-            self._rates["live"],
+            "reply dispatcher started: %.0f/s per Page, %.0f/s per Instagram account on live, "
+            "%d an hour per Instagram account on posts and reels",
+            self._lanes["standard"].rate,
+            self._lanes["live"].rate,
+            self._posts_per_hour,
         )
         in_flight: set[asyncio.Task[None]] = set()
         try:
@@ -187,6 +193,7 @@ class ReplyDispatcher:
                 lease=self._policy.lease,
                 now=self._wall_clock(),
                 skip_partitions=self._busy_partitions(),
+                first_of_partitions_ending=POSTS_PARTITION_ENDING,
             )
             if not claimed:
                 return []
@@ -226,7 +233,7 @@ class ReplyDispatcher:
             return self._hold_for_token(job)
         if job.lane == "live":
             self._live_pages.add(job.page_id)
-        else:
+        elif job.lane == "standard":
             self._live_pages.discard(job.page_id)
         return _Ready(job, state.token)
 
@@ -242,9 +249,10 @@ class ReplyDispatcher:
         """Partitions not to claim from now: held Pages and Pages with a full queue."""
         now = self._clock()
         busy = {
-            f"page:{page_id}"
+            partition
             for page_id, pace in self._paces.items()
             if pace.held_until(now) is not None
+            for partition in page_partitions(page_id)
         }
         for partition, queued in self._queued.items():
             if queued >= self._queue_cap(page_of_partition(partition)):
@@ -253,7 +261,7 @@ class ReplyDispatcher:
 
     def _queue_cap(self, page_id: str) -> int:
         lane: Lane = "live" if page_id in self._live_pages else "standard"
-        rate = self._rates[lane] * self._pace(page_id).factor
+        rate = self._lanes[lane].rate * self._pace(page_id).factor
         return max(2, math.ceil(rate * self._policy.lookahead))
 
     # --- sending ----------------------------------------------------------------------------
@@ -279,10 +287,14 @@ class ReplyDispatcher:
     async def _send(self, ready: _Ready) -> Outcome:
         job = ready.job
         pace = self._pace(job.page_id)
+        # A row whose turn is further off than half its lease goes back to the outbox, to be
+        # claimed again, rather than come back to another sender while this one still holds
+        # it (a slow lane, a slowed Page).
+        deadline = self._clock() + self._policy.lease.total_seconds() / 2
         allowed = await self._limiter.acquire(
             (job.page_id, job.lane),
             lambda: self._current_pace(job, pace),
-            give_up=lambda: self._must_wait(ready, pace),
+            give_up=lambda: self._must_wait(ready, pace) or self._clock() > deadline,
         )
         if not allowed:
             return self._give_back(ready, pace)
@@ -307,7 +319,8 @@ class ReplyDispatcher:
         return sent.usage
 
     def _current_pace(self, job: ReplyJob, pace: PagePace) -> Pace:
-        return pace_for(self._rates[job.lane] * pace.factor, self._policy.burst_seconds)
+        full = self._lanes[job.lane]
+        return Pace(full.rate * pace.factor, max(1.0, full.burst * pace.factor))
 
     def _must_wait(self, ready: _Ready, pace: PagePace) -> bool:
         return (

@@ -9,8 +9,12 @@ from typing import Literal
 from bot.graph import GraphError, GraphFailure, Platform
 from storage.outbox import PUBLIC_REPLY, REPLY, ClaimedMessage
 
-Lane = Literal["standard", "live"]
+Lane = Literal["standard", "live", "posts"]
 REPLY_KINDS = (REPLY, PUBLIC_REPLY)
+# Instagram post and reel private replies: their partition's name ends so. The lane is slow
+# (750 an hour), so they are claimed one at a time per account: claimed rows never wait out
+# their lease in the bucket.
+POSTS_PARTITION_ENDING = ":posts"
 
 
 class MalformedRow(ValueError):
@@ -36,8 +40,17 @@ class ReplyJob:
 
     @property
     def lane(self) -> Lane:
-        """Instagram live comments have their own, higher limit (100/s per account)."""
-        return "live" if self.platform == "instagram" and self.live_comment else "standard"
+        return reply_lane(self.platform, live_comment=self.live_comment, public=self.public)
+
+
+def reply_lane(platform: str, *, live_comment: bool, public: bool) -> Lane:
+    """Instagram has limits of its own (platforms.md §2): private replies to live comments
+    100/s per account, to comments on posts and reels (a replay) 750 an hour."""
+    if platform != "instagram":
+        return "standard"
+    if live_comment:
+        return "live"
+    return "standard" if public else "posts"
 
 
 def read_job(message: ClaimedMessage) -> ReplyJob:
@@ -62,8 +75,20 @@ def read_job(message: ClaimedMessage) -> ReplyJob:
     )
 
 
+def reply_partition(platform: str, page_id: str, *, live_comment: bool, public: bool) -> str:
+    """The outbox partition of a reply: its Page's, or for Instagram post and reel private
+    replies a partition of their own, so that the dispatcher claims only as many of those as
+    their slow lane sends within a lease."""
+    posts = reply_lane(platform, live_comment=live_comment, public=public) == "posts"
+    return f"page:{page_id}{POSTS_PARTITION_ENDING if posts else ''}"
+
+
+def page_partitions(page_id: str) -> tuple[str, str]:
+    return f"page:{page_id}", f"page:{page_id}{POSTS_PARTITION_ENDING}"
+
+
 def page_of_partition(partition: str) -> str:
-    return partition.removeprefix("page:")
+    return partition.removeprefix("page:").removesuffix(POSTS_PARTITION_ENDING)
 
 
 class Verdict(Enum):

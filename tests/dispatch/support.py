@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from bot.dispatch.backoff import Backoff
 from bot.dispatch.pacing import PacingPolicy
 from bot.dispatch.replies import ReplyPolicy
+from bot.dispatch.reply_jobs import reply_partition
 from storage.db import SessionFactory
 from storage.models import OutboxMessage, Page
 from storage.types import utcnow
@@ -60,7 +61,9 @@ async def add_replies(
         {
             "kind": kind,
             "key": f"{kind}:{platform}:{comment_id}",
-            "partition": f"page:{page_id}",
+            "partition": reply_partition(
+                platform, page_id, live_comment=live_comment, public=kind == "public_reply"
+            ),
             "payload": {
                 "platform": platform,
                 "page_id": page_id,

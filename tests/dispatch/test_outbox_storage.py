@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.dispatch.reply_jobs import POSTS_PARTITION_ENDING
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import Page
 from storage.outbox import (
@@ -25,7 +26,7 @@ from storage.outbox import (
     write_staff_alert,
 )
 from storage.types import utcnow
-from tests.dispatch.support import PAGE, add_replies, add_store_events, rows
+from tests.dispatch.support import IG, PAGE, add_replies, add_store_events, rows
 
 LEASE = timedelta(seconds=60)
 
@@ -67,6 +68,30 @@ async def test_concurrent_claimers_never_share_a_row(
     assert len(everything) == 300
     assert len(set(everything)) == 300
     assert sum(1 for batch in taken if batch) > 1  # the claimers really did run side by side
+
+
+async def test_instagram_post_replies_are_claimed_one_at_a_time_per_account(
+    sessions: SessionFactory,
+) -> None:
+    await add_replies(sessions, IG, ["post_1", "post_2"], platform="instagram")
+    await add_replies(sessions, IG, ["live_1", "live_2"], platform="instagram", live_comment=True)
+    await add_replies(sessions, PAGE, ["fb_1", "fb_2"])
+    by_comment = {row.payload["comment_id"]: row.id for row in await rows(sessions)}
+    ending = POSTS_PARTITION_ENDING
+
+    async def claim_replies() -> list[int]:
+        async with sessions.begin() as session:
+            claimed = await claim_due(
+                session, ("reply",), limit=100, lease=LEASE, first_of_partitions_ending=ending
+            )
+        return [message.id for message in claimed]
+
+    first = await claim_replies()
+    assert first == [by_comment[c] for c in ("post_1", "live_1", "live_2", "fb_1", "fb_2")]
+    assert await claim_replies() == []  # post_2 waits while post_1 is out
+    async with sessions.begin() as session:
+        await mark_sent(session, [by_comment["post_1"]])
+    assert await claim_replies() == [by_comment["post_2"]]
 
 
 async def test_a_lease_hides_a_row_until_it_runs_out(sessions: SessionFactory) -> None:

@@ -10,7 +10,15 @@ import pytest
 
 from bot.dispatch.backoff import Backoff
 from bot.dispatch.pacing import PacingPolicy, PagePace
-from bot.dispatch.reply_jobs import MalformedRow, Verdict, judge, read_job
+from bot.dispatch.reply_jobs import (
+    MalformedRow,
+    Verdict,
+    judge,
+    page_of_partition,
+    page_partitions,
+    read_job,
+    reply_partition,
+)
 from bot.dispatch.tokens import TokenVerdict, fingerprint, token_alert_key, token_verdict
 from bot.graph import GraphError, GraphUnavailable
 from storage.outbox import ClaimedMessage
@@ -85,14 +93,34 @@ def test_read_job_and_its_lane() -> None:
     }
     job = read_job(message({**payload, "live_comment": True}))
     assert (job.page, job.lane, job.public) == (("instagram", "9"), "live", False)
-    assert read_job(message(payload)).lane == "standard"
+    # Instagram post and reel comments (a replay): private replies have a lane of their own,
+    # public replies do not.
+    assert read_job(message(payload)).lane == "posts"
+    assert read_job(message(payload, kind="public_reply")).lane == "standard"
     assert read_job(message({**payload, "platform": "facebook", "live_comment": True})).lane == (
         "standard"
     )
+    assert read_job(message({**payload, "platform": "facebook"})).lane == "standard"
     with pytest.raises(MalformedRow, match="comment_id"):
         read_job(message({**payload, "comment_id": ""}))
     with pytest.raises(MalformedRow, match="platform"):
         read_job(message({**payload, "platform": "tiktok"}))
+
+
+@pytest.mark.parametrize(
+    ("platform", "live_comment", "public", "partition"),
+    [
+        ("instagram", False, False, "page:9:posts"),
+        ("instagram", False, True, "page:9"),
+        ("instagram", True, False, "page:9"),
+        ("facebook", False, False, "page:9"),
+        ("facebook", True, True, "page:9"),
+    ],
+)
+def test_reply_partitions(platform: str, live_comment: bool, public: bool, partition: str) -> None:
+    assert reply_partition(platform, "9", live_comment=live_comment, public=public) == partition
+    assert page_of_partition(partition) == "9"
+    assert partition in page_partitions("9")
 
 
 @pytest.mark.parametrize(

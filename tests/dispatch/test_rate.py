@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from bot.dispatch.rate import MAX_NAP, Pace, RateLimiter, TokenBucket, pace_for
+from bot.dispatch.rate import MAX_NAP, Pace, RateLimiter, TokenBucket, hourly_pace, pace_for
 
 
 class FakeClock:
@@ -91,3 +91,24 @@ async def test_a_waiter_gives_up_when_told_and_never_naps_long() -> None:
     await holder
     assert clock.now < 1.0  # gave up before the token was due
     assert max(clock.naps) <= MAX_NAP
+
+
+@pytest.mark.parametrize("per_hour", [750, 100, 16, 1])
+def test_an_hourly_pace_never_passes_its_limit_in_any_hour(per_hour: int) -> None:
+    """A sender that takes every token as soon as it is due, for ten hours: no hour-long window,
+    wherever it starts, holds more than the limit, and the hours after the first are nearly full."""
+    pace = hourly_pace(per_hour)
+    bucket = TokenBucket(now=0.0, tokens=pace.burst)
+    now, sent = 0.0, []
+    while now < 10 * 3600:
+        wait = bucket.try_take(now, pace)
+        if wait == 0:
+            sent.append(now)
+        now += wait
+    window_start = 0
+    for index, moment in enumerate(sent):
+        while sent[window_start] <= moment - 3600:
+            window_start += 1
+        assert index - window_start + 1 <= per_hour, moment
+    last_hours = [moment for moment in sent if moment >= 9 * 3600]
+    assert len(last_hours) >= per_hour * 0.9 - 1

@@ -158,20 +158,56 @@ async def test_the_rate_per_page_holds_at_the_fake(
     assert 0.045 <= median_gap(times) <= 0.06
 
 
-async def test_an_instagram_live_uses_its_own_faster_rate(
+async def test_instagram_lives_and_posts_keep_to_their_own_limits(
     sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
 ) -> None:
     await add_replies(sessions, IG, comments("live", 30), platform="instagram", live_comment=True)
     await add_replies(sessions, IG, comments("post", 4), platform="instagram")
-    settings = make_settings(reply_rate_per_page=4.0, reply_rate_instagram_live=100.0)
+    await add_replies(sessions, PAGE, comments("fb", 8))
+    # 30 post replies an hour: a burst of 2, then one every two minutes or so.
+    settings = make_settings(
+        reply_rate_per_page=4.0, reply_rate_instagram_live=100.0, reply_limit_instagram_posts=30
+    )
     sender = dispatcher(sessions, graph, settings)
+
+    def sent(prefix: str) -> list[float]:
+        return [m.received_at for m in fake.messages if m.comment_id.startswith(prefix)]
+
+    async def lanes_done() -> bool:
+        return len(sent("live")) == 30 and len(sent("post")) == 2 and len(sent("fb")) == 8
+
     async with running(sender):
-        await wait_for(all_sent(sessions), timeout=20, what="Instagram replies sent")
-    live = [m.received_at for m in fake.messages if m.comment_id.startswith("live")]
-    posts = [m.received_at for m in fake.messages if m.comment_id.startswith("post")]
+        await wait_for(lanes_done, timeout=20, what="the live, the burst of posts, the Page")
+        await asyncio.sleep(0.5)  # long enough for a third post reply, were it allowed
+    live = sent("live")
     assert max(live) - min(live) < 1.0  # 30 live replies well above 4/s
-    # The post replies kept to 4/s: 3 gaps of 0.25 s (at 100/s they would take 0.03 s).
-    assert max(posts) - min(posts) >= 0.5
+    # The Facebook Page kept to 4/s: 7 gaps of 0.25 s (at 100/s they would take 0.07 s).
+    assert max(sent("fb")) - min(sent("fb")) >= 1.4
+    assert len(sent("post")) == 2
+    waiting = [row for row in await rows(sessions) if row.status == "pending"]
+    assert sorted(str(row.payload["comment_id"]) for row in waiting) == ["post_2", "post_3"]
+
+
+async def test_a_reply_whose_turn_is_far_off_goes_back_to_the_outbox_before_its_lease_ends(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, IG, comments("post", 3), platform="instagram")
+    policy = dataclasses.replace(FAST, lease=timedelta(seconds=1))
+    sender = dispatcher(sessions, graph, make_settings(reply_limit_instagram_posts=30), policy)
+    async with running(sender):
+        await wait_for(lambda: _count_is(fake, 2), timeout=10, what="the burst of two post replies")
+        # Two and a half leases: post_2 waits, goes back, is claimed again, and so on.
+        for _ in range(5):
+            await asyncio.sleep(0.5)
+            # Out at most once at a time: each claim counts an attempt, each giving back
+            # takes it back, and a row still out after its lease would be claimed twice.
+            assert (await rows(sessions))[2].attempts <= 1
+    assert [m.comment_id for m in fake.messages] == ["post_0", "post_1"]
+    assert ((await rows(sessions))[2].status, (await rows(sessions))[2].attempts) == ("pending", 0)
+
+
+async def _count_is(fake: FakeGraph, count: int) -> bool:
+    return len(fake.messages) == count
 
 
 async def test_a_throttled_page_gets_no_call_until_meta_says_and_others_go_on(
