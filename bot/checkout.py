@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.cart import cart_fingerprint
 from bot.checkout_form import Details, Fulfilment, read_details
-from bot.ordering import fill_waitlist
+from bot.ordering import Expiry, expire_carts, fill_waitlist
 from bot.store_events import write_order_events
 from storage import orders
 from storage.members import Merged, merge_into
@@ -243,6 +243,7 @@ async def confirm(
     *,
     seen: str,
     now: datetime,
+    hold_for: timedelta,
     shops: Sequence[str],
 ) -> int:
     """Confirm an open cart with the buyer's details; returns the member the order belongs to.
@@ -266,9 +267,12 @@ async def confirm(
     _fill_in(order, details, now)
     await session.flush()
     await orders.close_waiting(session, buyers=[(order.live_id, order.member_id)])
-    member_id, merged = await link_member(session, order.member_id, details, now)
+    member_id, merged, expiry = await link_member(
+        session, stock, order.member_id, details, now=now, hold_for=hold_for
+    )
     await orders.recompute_totals(session, [order_id])
     events = {
+        **expiry.events(),
         **{emptied: "order.cancelled" for emptied in merged.combined},
         **{grown: "order.updated" for grown in merged.grown},
         order_id: "order.confirmed",
@@ -293,17 +297,30 @@ def _fill_in(order: Order, details: Details, now: datetime) -> None:
 
 
 async def link_member(
-    session: AsyncSession, member_id: int, details: Details, now: datetime
-) -> tuple[int, Merged]:
+    session: AsyncSession,
+    stock: Stock,
+    member_id: int,
+    details: Details,
+    *,
+    now: datetime,
+    hold_for: timedelta,
+) -> tuple[int, Merged, Expiry]:
     """One person, one member: a member already known by this phone (first) or e-mail keeps
     everything of the others (identities, carts, history). Blank contact details are filled in;
-    known ones are never overwritten from an unverified form."""
+    known ones are never overwritten from an unverified form.
+
+    Carts of theirs whose hold has ended expire first, as the sweeper would: combined with an
+    open cart, they would live on under its hold."""
     by_phone = await _member_with(session, Member.phone == details.phone)
     by_email = await _member_with(session, Member.email == details.email)
     keep = by_phone or by_email or member_id
+    people = [person for person in dict.fromkeys((member_id, by_phone, by_email)) if person]
+    expiry = Expiry()
+    if len(people) > 1 and (lapsed := await orders.lapsed_carts(session, people, now)):
+        expiry = await expire_carts(session, stock, now=now, hold_for=hold_for, among_ids=lapsed)
     combined: dict[int, int] = {}
-    for other in dict.fromkeys((member_id, by_phone, by_email)):
-        if other is None or other == keep:
+    for other in people:
+        if other == keep:
             continue
         merged = await merge_into(session, keep, other, now=now)
         combined.update(merged.combined)
@@ -324,7 +341,7 @@ async def link_member(
         )
         .execution_options(synchronize_session=False)
     )
-    return keep, Merged(combined)
+    return keep, Merged(combined), expiry
 
 
 async def _member_with(session: AsyncSession, condition: ColumnElement[bool]) -> int | None:

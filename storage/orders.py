@@ -283,6 +283,20 @@ async def expire_due(
     return sorted(expired.all())
 
 
+async def lapsed_carts(
+    session: AsyncSession, member_ids: Iterable[int], now: datetime
+) -> list[int]:
+    """The members' `reserved` orders whose hold has ended, not yet expired by the sweeper."""
+    found = await session.scalars(
+        select(Order.id).where(
+            Order.member_id.in_(list(member_ids)),
+            Order.status == "reserved",
+            Order.hold_until <= now,
+        )
+    )
+    return sorted(found.all())
+
+
 async def order_lines(session: AsyncSession, order_ids: Iterable[int]) -> list[OrderLine]:
     result = await session.scalars(
         select(OrderLine).where(OrderLine.order_id.in_(list(order_ids))).order_by(OrderLine.id)

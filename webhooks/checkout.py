@@ -152,6 +152,7 @@ async def _confirm(runtime: Runtime, order_id: int, form: Mapping[str, str]) -> 
                     form,
                     seen=form.get(SEEN_FIELD, ""),
                     now=utcnow(),
+                    hold_for=runtime.settings.hold_for,
                     shops=runtime.settings.pickup_shops,
                 )
             return

@@ -83,6 +83,7 @@ async def confirm(
             {**GOOD_FORM, **changes},
             seen=seen,
             now=utcnow(),
+            hold_for=runtime.settings.hold_for,
             shops=runtime.settings.pickup_shops,
         )
 

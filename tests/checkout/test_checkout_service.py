@@ -260,6 +260,37 @@ async def test_same_phone_or_email_makes_one_member_and_carts_follow(runtime: Ru
     assert await lines_of(runtime, u1_cart) == {"A2": 2, "B3": 3}
 
 
+async def test_a_merge_never_renews_a_cart_whose_hold_has_ended(runtime: Runtime) -> None:
+    first = await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "B3+2")], start=10)
+    u1_cart, u2_cart = (
+        await open_order(runtime, "u1", first),
+        await open_order(runtime, "u2", first),
+    )
+    second = await start_test_live(runtime, video_id=SECOND_VIDEO)
+    await comment_on(runtime, [("u1", "A12+1"), ("u2", "A12+1")], start=20, video_id=SECOND_VIDEO)
+    await confirm(runtime, await open_order(runtime, "u1", second))
+    person = await member_of(runtime, "u1")
+    # u1's cart in the first live has run out its hold; the sweeper has not come by yet.
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Order)
+            .where(Order.id == u1_cart)
+            .values(hold_until=utcnow() - timedelta(minutes=1))
+        )
+
+    # u2 confirms with u1's phone: u2 becomes u1's member. Combined with u2's open cart, u1's
+    # lapsed one would have lived on under u2's hold.
+    await confirm(runtime, await open_order(runtime, "u2", second))
+    assert await member_of(runtime, "u2") == person
+    assert (await order_row(runtime, u1_cart)).status == "expired"
+    assert await stock_of(runtime, "A2") == (30, 0, 0)  # its unit went back
+    assert (await event_names(runtime, u1_cart))[-1] == "order.expired"
+    assert await open_order(runtime, "u2", first) == u2_cart
+    assert (await order_row(runtime, u2_cart)).member_id == person
+    assert await lines_of(runtime, u2_cart) == {"B3": 2}
+
+
 async def test_a_member_imported_from_the_shop_takes_in_the_social_buyer(runtime: Runtime) -> None:
     async with runtime.sessions.begin() as session:
         shop_member = Member(name="王小明", phone="0912345678", tier="gold")
