@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, Text, bindparam, case, exists, func, or_, select, text, update
+from sqlalchemy import Table, Text, bindparam, case, exists, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -104,14 +104,15 @@ async def claim_due(
     now: datetime | None = None,
     skip_partitions: Iterable[str] = (),
     first_of_partition: bool = False,
-    first_of_partitions_ending: str | None = None,
+    partitions_ending: tuple[str, bool] | None = None,
 ) -> list[ClaimedMessage]:
     """Lease up to `limit` due rows of `kinds`, oldest first.
 
     `first_of_partition`: only the lowest pending id of each partition is due, so a later row of
     a partition never overtakes an earlier one (it waits while the earlier one is leased or
-    backing off). `first_of_partitions_ending`: the same for the partitions whose name ends so,
-    and only those. `skip_partitions`: partitions the caller cannot take more of right now.
+    backing off). `skip_partitions`: partitions the caller cannot take more of right now.
+    `partitions_ending`: (ending, True) only rows of partitions whose name ends so; (ending,
+    False) only the others.
     """
     now = now or utcnow()
     due = (
@@ -127,17 +128,19 @@ async def claim_due(
     skipped = list(skip_partitions)
     if skipped:
         due = due.where(OutboxMessage.partition.not_in(skipped))
-    if first_of_partition or first_of_partitions_ending:
+    if partitions_ending is not None:
+        ending, wanted = partitions_ending
+        ends = OutboxMessage.partition.endswith(ending, autoescape=True)
+        due = due.where(ends if wanted else ~ends)
+    if first_of_partition:
         earlier = aliased(OutboxMessage)
-        first = ~exists().where(
-            earlier.partition == OutboxMessage.partition,
-            earlier.status == PENDING,
-            earlier.id < OutboxMessage.id,
+        due = due.where(
+            ~exists().where(
+                earlier.partition == OutboxMessage.partition,
+                earlier.status == PENDING,
+                earlier.id < OutboxMessage.id,
+            )
         )
-        if not first_of_partition:
-            ending = OutboxMessage.partition.endswith(first_of_partitions_ending, autoescape=True)
-            first = or_(~ending, first)
-        due = due.where(first)
     if dialect_of(session) == "postgresql":
         # Concurrent claimers skip each other's rows instead of queueing behind them.
         due = due.with_for_update(skip_locked=True, of=OutboxMessage)

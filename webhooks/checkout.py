@@ -123,7 +123,12 @@ async def confirm_order(request: web.Request) -> web.Response:
     except InvalidDetails as invalid:
         values = {key: form.get(key, "") for key in FIELDS}
         return await _checkout_page(
-            request, order_id, errors=invalid.errors, values=values, status=422
+            request,
+            order_id,
+            errors=invalid.errors,
+            values=values,
+            status=422,
+            seen=form.get(SEEN_FIELD, ""),
         )
     except checkout.CartChanged:
         values = {key: form.get(key, "") for key in FIELDS}
@@ -173,13 +178,18 @@ async def _checkout_page(
     errors: Mapping[str, Message] | None = None,
     values: Mapping[str, str] | None = None,
     status: int = 200,
+    seen: str | None = None,
 ) -> web.Response:
+    """`seen`: the cart fingerprint a form came with; a page shown again for its mistakes says
+    too when the cart is no longer the one the buyer saw, since its form now carries the new one."""
     runtime = request.app[RUNTIME]
     now = utcnow()
     async with runtime.sessions() as session:
         page = await checkout.load_page(session, order_id, now)
     if page is None:
         return _not_found()
+    if seen is not None and seen != page.fingerprint:
+        notice = NOTICES["changed"]
     nonce = request.cookies.get(CSRF_COOKIE, "")
     fresh = not _NONCE.fullmatch(nonce)
     if fresh:

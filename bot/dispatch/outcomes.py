@@ -52,13 +52,13 @@ class Retry:
 class Release:
     """Not tried (a held Page, a shutdown): back to the queue at `at`, not counted as an attempt.
 
-    `hold_partition`: also push the partition's other pending rows to `at`, so that every
-    process holds the Page, not only this one.
+    `hold_partitions`: also push these partitions' other pending rows to `at`, so that every
+    process holds the Page (each of its partitions), not only this one.
     """
 
     id: int
     at: datetime
-    hold_partition: str | None = None
+    hold_partitions: tuple[str, ...] = ()
     hold_kinds: tuple[str, ...] = ()
     alert: StaffAlert | None = None
 
@@ -91,7 +91,7 @@ class TokenRefused:
     platform: str
     page_id: str
     alert: StaffAlert
-    hold_partition: str
+    hold_partitions: tuple[str, ...]
     hold_kinds: tuple[str, ...]
     hold_until: datetime
 
@@ -157,17 +157,18 @@ def _holds(outcomes: Sequence[Outcome]) -> list[tuple[str, tuple[str, ...], date
     """The latest hold asked for each partition."""
     holds: dict[str, tuple[tuple[str, ...], datetime]] = {}
     for outcome in outcomes:
-        if isinstance(outcome, Release) and outcome.hold_partition is not None:
-            partition, kinds, until = outcome.hold_partition, outcome.hold_kinds, outcome.at
+        if isinstance(outcome, Release):
+            partitions, kinds, until = outcome.hold_partitions, outcome.hold_kinds, outcome.at
         elif isinstance(outcome, TokenRefused):
-            partition, kinds, until = (
-                outcome.hold_partition,
+            partitions, kinds, until = (
+                outcome.hold_partitions,
                 outcome.hold_kinds,
                 outcome.hold_until,
             )
         else:
             continue
-        known = holds.get(partition)
-        if known is None or known[1] < until:
-            holds[partition] = (kinds, until)
+        for partition in partitions:
+            known = holds.get(partition)
+            if known is None or known[1] < until:
+                holds[partition] = (kinds, until)
     return [(partition, kinds, until) for partition, (kinds, until) in holds.items()]

@@ -55,6 +55,7 @@ from bot.dispatch.reply_jobs import (
     MalformedRow,
     ReplyJob,
     Verdict,
+    is_posts_partition,
     judge,
     page_of_partition,
     page_partitions,
@@ -70,6 +71,7 @@ from storage.types import utcnow
 
 log = logging.getLogger("livecart.dispatch")
 IDLE_AFTER_ERROR = 2.0
+POSTS_PER_CLAIM = 2
 RETRY_BACKOFF = Backoff(first=2.0, cap=300.0)
 
 
@@ -185,16 +187,29 @@ class ReplyDispatcher:
     # --- claiming ---------------------------------------------------------------------------
 
     async def _claim(self, limit: int) -> list[_Planned]:
+        now, busy = self._wall_clock(), self._busy_partitions()
         async with self._sessions.begin() as session:
             claimed = await claim_due(
                 session,
                 REPLY_KINDS,
                 limit=limit,
                 lease=self._policy.lease,
-                now=self._wall_clock(),
-                skip_partitions=self._busy_partitions(),
-                first_of_partitions_ending=POSTS_PARTITION_ENDING,
+                now=now,
+                skip_partitions=busy,
+                partitions_ending=(POSTS_PARTITION_ENDING, False),
             )
+            # Instagram post replies apart, a few a claim: a claim cannot cap rows per
+            # partition, and at 750 an hour a full claim's worth would wait out its lease.
+            if (room := min(POSTS_PER_CLAIM, limit - len(claimed))) > 0:
+                claimed += await claim_due(
+                    session,
+                    REPLY_KINDS,
+                    limit=room,
+                    lease=self._policy.lease,
+                    now=now,
+                    skip_partitions=busy,
+                    partitions_ending=(POSTS_PARTITION_ENDING, True),
+                )
             if not claimed:
                 return []
             jobs = [_read(message) for message in claimed]
@@ -241,7 +256,7 @@ class ReplyDispatcher:
         return Release(
             job.message.id,
             self._wall_clock() + self._policy.token_recheck,
-            hold_partition=job.message.partition,
+            hold_partitions=page_partitions(job.page_id),
             hold_kinds=REPLY_KINDS,
         )
 
@@ -255,12 +270,16 @@ class ReplyDispatcher:
             for partition in page_partitions(page_id)
         }
         for partition, queued in self._queued.items():
-            if queued >= self._queue_cap(page_of_partition(partition)):
+            if queued >= self._queue_cap(partition):
                 busy.add(partition)
         return sorted(busy)
 
-    def _queue_cap(self, page_id: str) -> int:
+    def _queue_cap(self, partition: str) -> int:
+        """Rows of a partition claimed ahead of their sends: `lookahead` seconds' worth."""
+        page_id = page_of_partition(partition)
         lane: Lane = "live" if page_id in self._live_pages else "standard"
+        if is_posts_partition(partition):
+            lane = "posts"
         rate = self._lanes[lane].rate * self._pace(page_id).factor
         return max(2, math.ceil(rate * self._policy.lookahead))
 
@@ -425,7 +444,7 @@ class ReplyDispatcher:
         return Release(
             job.message.id,
             self._wall_at(until),
-            hold_partition=job.message.partition,
+            hold_partitions=page_partitions(job.page_id),
             hold_kinds=REPLY_KINDS,
             alert=lasting_throttle_alert(
                 job.platform,
@@ -456,7 +475,7 @@ class ReplyDispatcher:
             platform=job.platform,
             page_id=job.page_id,
             alert=token_refused_alert(job.platform, job.page_id, ready.token, str(failure), now),
-            hold_partition=job.message.partition,
+            hold_partitions=page_partitions(job.page_id),
             hold_kinds=REPLY_KINDS,
             hold_until=now + self._policy.token_recheck,
         )

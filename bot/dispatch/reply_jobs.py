@@ -12,8 +12,8 @@ from storage.outbox import PUBLIC_REPLY, REPLY, ClaimedMessage
 Lane = Literal["standard", "live", "posts"]
 REPLY_KINDS = (REPLY, PUBLIC_REPLY)
 # Instagram post and reel private replies: their partition's name ends so. The lane is slow
-# (750 an hour), so they are claimed one at a time per account: claimed rows never wait out
-# their lease in the bucket.
+# (750 an hour), so they are claimed a few at a time, apart from the rest: claimed rows never
+# wait out their lease in the bucket.
 POSTS_PARTITION_ENDING = ":posts"
 
 
@@ -85,6 +85,10 @@ def reply_partition(platform: str, page_id: str, *, live_comment: bool, public: 
 
 def page_partitions(page_id: str) -> tuple[str, str]:
     return f"page:{page_id}", f"page:{page_id}{POSTS_PARTITION_ENDING}"
+
+
+def is_posts_partition(partition: str) -> bool:
+    return partition.endswith(POSTS_PARTITION_ENDING)
 
 
 def page_of_partition(partition: str) -> str:

@@ -181,25 +181,37 @@ async def test_a_cart_that_grew_while_the_buyer_typed_is_shown_again_before_conf
     await page.goto(await link_for(runtime, base_url, "u3"))
     await page.get_by_label("姓名").fill("陳小華")
     await page.get_by_label("電話").fill("0922-333-444")
-    await page.get_by_label("電子郵件").fill("hua@example.com")
     await page.get_by_label("門市取貨 Pick up in a shop").check()
     await page.get_by_label("取貨門市 Pickup shop").select_option(index=1)
+    confirm = page.get_by_role("button", name=re.compile("確認訂單"))
+    changed = page.get_by_text("開啟此頁後購物車有了變動")
 
-    # While they typed, another comment of theirs added a line the page does not show.
+    # While they typed, another comment of theirs added a line the page does not show; and
+    # they forgot the e-mail. The page shown for the mistake says the cart changed too.
     await comment_on(runtime, [("u3", "B3+2")], start=50)
     async with page.expect_response(re.compile(r"/confirm$")) as answered:
-        await page.get_by_role("button", name=re.compile("確認訂單")).click()
-    assert (await answered.value).status == 409
-    await expect(page.get_by_text("開啟此頁後購物車有了變動")).to_be_visible()
+        await confirm.click()
+    assert (await answered.value).status == 422
+    await expect(page.get_by_text("請填寫有效的電子郵件")).to_be_visible()
+    await expect(changed).to_be_visible()
     await expect(page.locator('[data-sku="B3"]')).to_contain_text("玫瑰香皂")
+
+    # It grows again before the corrected form goes: shown again (409), details kept.
+    await page.get_by_label("電子郵件").fill("hua@example.com")
+    await comment_on(runtime, [("u3", "C7+1")], start=60)
+    async with page.expect_response(re.compile(r"/confirm$")) as answered:
+        await confirm.click()
+    assert (await answered.value).status == 409
+    await expect(changed).to_be_visible()
+    await expect(page.locator('[data-sku="C7"]')).to_contain_text("草莓果醬")
     await expect(page.get_by_label("電話")).to_have_value("0922-333-444")
     order = await open_order(runtime, "u3", live)
     assert (await order_row(runtime, order)).status == "reserved"
 
-    await page.get_by_role("button", name=re.compile("確認訂單")).click()
+    await confirm.click()
     await expect(page.get_by_role("heading", level=1, name="訂單已確認")).to_be_visible()
     assert (await order_row(runtime, order)).status == "confirmed"
-    assert await lines_of(runtime, order) == {"A2": 1, "B3": 2}
+    assert await lines_of(runtime, order) == {"A2": 1, "B3": 2, "C7": 1}
 
 
 async def test_a_tampered_link_shows_the_error_page(

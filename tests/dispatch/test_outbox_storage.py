@@ -70,28 +70,31 @@ async def test_concurrent_claimers_never_share_a_row(
     assert sum(1 for batch in taken if batch) > 1  # the claimers really did run side by side
 
 
-async def test_instagram_post_replies_are_claimed_one_at_a_time_per_account(
+async def test_instagram_post_replies_are_claimed_apart_from_the_rest(
     sessions: SessionFactory,
 ) -> None:
-    await add_replies(sessions, IG, ["post_1", "post_2"], platform="instagram")
+    await add_replies(sessions, IG, ["post_1", "post_2", "post_3"], platform="instagram")
     await add_replies(sessions, IG, ["live_1", "live_2"], platform="instagram", live_comment=True)
     await add_replies(sessions, PAGE, ["fb_1", "fb_2"])
     by_comment = {row.payload["comment_id"]: row.id for row in await rows(sessions)}
-    ending = POSTS_PARTITION_ENDING
 
-    async def claim_replies() -> list[int]:
+    async def claim_replies(posts: bool, limit: int = 100) -> list[int]:
         async with sessions.begin() as session:
             claimed = await claim_due(
-                session, ("reply",), limit=100, lease=LEASE, first_of_partitions_ending=ending
+                session,
+                ("reply",),
+                limit=limit,
+                lease=LEASE,
+                partitions_ending=(POSTS_PARTITION_ENDING, posts),
             )
         return [message.id for message in claimed]
 
-    first = await claim_replies()
-    assert first == [by_comment[c] for c in ("post_1", "live_1", "live_2", "fb_1", "fb_2")]
-    assert await claim_replies() == []  # post_2 waits while post_1 is out
-    async with sessions.begin() as session:
-        await mark_sent(session, [by_comment["post_1"]])
-    assert await claim_replies() == [by_comment["post_2"]]
+    assert await claim_replies(posts=False) == [
+        by_comment[c] for c in ("live_1", "live_2", "fb_1", "fb_2")
+    ]
+    assert await claim_replies(posts=True, limit=2) == [by_comment["post_1"], by_comment["post_2"]]
+    assert await claim_replies(posts=False) == []
+    assert await claim_replies(posts=True) == [by_comment["post_3"]]
 
 
 async def test_a_lease_hides_a_row_until_it_runs_out(sessions: SessionFactory) -> None:

@@ -233,6 +233,26 @@ async def test_a_throttled_page_gets_no_call_until_meta_says_and_others_go_on(
     assert {row.attempts for row in await rows(sessions)} == {1}
 
 
+async def test_a_throttle_on_a_post_reply_holds_the_accounts_other_replies_for_every_process(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, IG, ["post_1"], platform="instagram")
+    await add_replies(sessions, IG, ["live_1"], platform="instagram", live_comment=True)
+    # The live reply is not due yet, so this claim leaves it for whichever process comes next.
+    async with sessions.begin() as session:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.partition == f"page:{IG}")
+            .values(available_at=utcnow() + timedelta(seconds=1))
+        )
+    fake.throttle(IG, seconds=60, regain_minutes=1.0)
+    await dispatcher(sessions, graph, make_settings()).drain_once()
+    held = {str(row.payload["comment_id"]): row.available_at for row in await rows(sessions)}
+    # Both wait out Meta's minute, in the outbox where every process sees it.
+    assert held["post_1"] >= utcnow() + timedelta(seconds=50)
+    assert held["live_1"] >= utcnow() + timedelta(seconds=50)
+
+
 async def test_usage_at_95_percent_holds_the_page(
     sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
 ) -> None:
