@@ -189,27 +189,23 @@ class ReplyDispatcher:
     async def _claim(self, limit: int) -> list[_Planned]:
         now, busy = self._wall_clock(), self._busy_partitions()
         async with self._sessions.begin() as session:
-            claimed = await claim_due(
-                session,
-                REPLY_KINDS,
-                limit=limit,
-                lease=self._policy.lease,
-                now=now,
-                skip_partitions=busy,
-                partitions_ending=(POSTS_PARTITION_ENDING, False),
-            )
-            # Instagram post replies apart, a few a claim: a claim cannot cap rows per
-            # partition, and at 750 an hour a full claim's worth would wait out its lease.
-            if (room := min(POSTS_PER_CLAIM, limit - len(claimed))) > 0:
-                claimed += await claim_due(
+
+            async def claim(most: int, posts: bool) -> list[ClaimedMessage]:
+                return await claim_due(
                     session,
                     REPLY_KINDS,
-                    limit=room,
+                    limit=most,
                     lease=self._policy.lease,
                     now=now,
                     skip_partitions=busy,
-                    partitions_ending=(POSTS_PARTITION_ENDING, True),
+                    partitions_ending=(POSTS_PARTITION_ENDING, posts),
                 )
+
+            claimed = await claim(limit, posts=False)
+            # Instagram post replies apart, a few a claim: a claim cannot cap rows per
+            # partition, and at 750 an hour a full claim's worth would wait out its lease.
+            if (room := min(POSTS_PER_CLAIM, limit - len(claimed))) > 0:
+                claimed += await claim(room, posts=True)
             if not claimed:
                 return []
             jobs = [_read(message) for message in claimed]
