@@ -273,8 +273,7 @@ async def confirm(
     await orders.recompute_totals(session, [order_id])
     events = {
         **expiry.events(),
-        **{emptied: "order.cancelled" for emptied in merged.combined},
-        **{grown: "order.updated" for grown in merged.grown},
+        **merged.events(),
         order_id: "order.confirmed",
     }
     await write_order_events(session, events, {order_id: _checkout_data(details, member_id, now)})

@@ -80,6 +80,13 @@ class Placed:
     changed: frozenset[int]
     expired: frozenset[int] = frozenset()
 
+    def events(self) -> dict[int, str]:
+        """The store event each order it expired or changed owes the central store."""
+        return {
+            **{o: "order.expired" for o in self.expired},
+            **{o: "order.reserved" if o in self.opened else "order.updated" for o in self.changed},
+        }
+
 
 async def place_orders(
     session: AsyncSession,
@@ -330,7 +337,7 @@ async def expire_carts(
     *,
     now: datetime,
     hold_for: timedelta,
-    among_ids: Sequence[int] = (),
+    among_ids: Sequence[int] | None = None,
 ) -> Expiry:
     """Unpaid carts whose hold has ended (the oldest due, or those among `among_ids`) expire:
     their stock goes back, to the waitlist first, and their buyers wait no more."""

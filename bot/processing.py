@@ -381,12 +381,5 @@ async def languages_of(
 
 def _store_events(placed: Placed, found: dict[int, OrderSnapshot]) -> list[Outgoing]:
     """One event per order the batch expired or changed, for the central store (in order per
-    order)."""
-    return [
-        order_event("order.expired", found[order_id]) for order_id in sorted(placed.expired)
-    ] + [
-        order_event(
-            "order.reserved" if order_id in placed.opened else "order.updated", found[order_id]
-        )
-        for order_id in sorted(placed.changed)
-    ]
+    order), from the snapshots the replies were written from."""
+    return [order_event(event, found[order]) for order, event in sorted(placed.events().items())]

@@ -61,8 +61,7 @@ async def _finish_merges(runtime: Runtime, now: datetime) -> None:
         events: dict[int, str] = {}
         for kept, merged in await unfinished_merges(session):
             done = await merge_into(session, kept, merged, now=now)
-            events.update({emptied: "order.cancelled" for emptied in done.combined})
-            events.update({grown: "order.updated" for grown in done.grown})
+            events.update(done.events())
             log.info(
                 "members: member %d, merged into member %d, had an open cart again; moved "
                 "(%d cart(s) combined)",

@@ -113,6 +113,13 @@ class Merged:
     def grown(self) -> set[int]:
         return set(self.combined.values())
 
+    def events(self) -> dict[int, str]:
+        """The store event each cart it emptied or grew owes the central store."""
+        return {
+            **{emptied: "order.cancelled" for emptied in self.combined},
+            **{grown: "order.updated" for grown in self.grown},
+        }
+
 
 async def merge_into(
     session: AsyncSession, keep_id: int, merged_id: int, *, now: datetime | None = None

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import NamedTuple, cast
 
-from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import among, chunked, dialect_of, insert_returning, insert_rows, key_chunks
@@ -240,6 +240,11 @@ async def waiting_entries(
     return found
 
 
+def _lapsed(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    """An unpaid cart whose hold has ended (the sweeper may not have expired it yet)."""
+    return (Order.status == "reserved", Order.hold_until <= now)
+
+
 async def queue_for(
     session: AsyncSession, skus: Iterable[str], now: datetime
 ) -> list[WaitlistEntry]:
@@ -251,8 +256,7 @@ async def queue_for(
         .where(
             Order.live_id == WaitlistEntry.live_id,
             Order.member_id == WaitlistEntry.member_id,
-            Order.status == "reserved",
-            Order.hold_until <= now,
+            *_lapsed(now),
         )
         .exists()
     )
@@ -265,13 +269,13 @@ async def queue_for(
 
 
 async def expire_due(
-    session: AsyncSession, now: datetime, limit: int = 500, among_ids: Sequence[int] = ()
+    session: AsyncSession, now: datetime, limit: int = 500, among_ids: Sequence[int] | None = None
 ) -> list[int]:
     """Mark unpaid carts whose hold has ended `expired` (the oldest `limit`, or those of
     `among_ids`); returns the orders this call expired (the conditional UPDATE makes a
     concurrent sweep get none of the same)."""
-    due_now = [Order.status == "reserved", Order.hold_until <= now]
-    if among_ids:
+    due_now = [*_lapsed(now)]
+    if among_ids is not None:
         due_now.append(Order.id.in_(list(among_ids)))
     due = select(Order.id).where(*due_now).order_by(Order.hold_until).limit(limit).scalar_subquery()
     expired = await session.scalars(
@@ -288,11 +292,7 @@ async def lapsed_carts(
 ) -> list[int]:
     """The members' `reserved` orders whose hold has ended, not yet expired by the sweeper."""
     found = await session.scalars(
-        select(Order.id).where(
-            Order.member_id.in_(list(member_ids)),
-            Order.status == "reserved",
-            Order.hold_until <= now,
-        )
+        select(Order.id).where(Order.member_id.in_(list(member_ids)), *_lapsed(now))
     )
     return sorted(found.all())
 

@@ -28,6 +28,15 @@ async def _ended(runtime: Runtime, live_id: int, ended: datetime, deadline: date
         )
 
 
+async def _closed_a_minute_ago(runtime: Runtime) -> datetime:
+    """A live whose replay closed a minute ago, the sweeper having closed it; its deadline."""
+    live_id = await start_test_live(runtime)
+    deadline = utcnow() - timedelta(minutes=1)
+    await _ended(runtime, live_id, deadline - timedelta(hours=1), deadline)
+    await sweep(runtime, utcnow())
+    return deadline
+
+
 async def _facebook(runtime: Runtime, comments: list[tuple[str, str, datetime]]) -> None:
     changes = [
         facebook_comment(
@@ -48,10 +57,7 @@ async def _facebook(runtime: Runtime, comments: list[tuple[str, str, datetime]])
 async def test_a_comment_written_before_the_replay_closed_orders_when_handled_after(
     runtime: Runtime,
 ) -> None:
-    live_id = await start_test_live(runtime)
-    deadline = utcnow() - timedelta(minutes=1)
-    await _ended(runtime, live_id, deadline - timedelta(hours=1), deadline)
-    await sweep(runtime, utcnow())  # the sweeper has closed it already
+    deadline = await _closed_a_minute_ago(runtime)
     await _facebook(
         runtime,
         [
@@ -68,10 +74,7 @@ async def test_a_comment_written_before_the_replay_closed_orders_when_handled_af
 async def test_a_late_comment_on_a_closed_live_takes_what_is_left_and_never_waits(
     runtime: Runtime,
 ) -> None:
-    live_id = await start_test_live(runtime)
-    deadline = utcnow() - timedelta(minutes=1)
-    await _ended(runtime, live_id, deadline - timedelta(hours=1), deadline)
-    await sweep(runtime, utcnow())
+    deadline = await _closed_a_minute_ago(runtime)
     in_time = deadline - timedelta(seconds=30)
     await _facebook(runtime, [("first", "A12+8", in_time), ("second", "A12+5", in_time)])
     assert await cart(runtime, "second") == {"A12": 2}  # 10 in stock
