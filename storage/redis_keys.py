@@ -30,3 +30,7 @@ class RedisKeys:
 
     def stock_releases(self, sku: str) -> str:
         return f"{self.prefix}:stock:{{{sku}}}:releases"
+
+    # A sender's pace per account and lane (storage/redis_buckets.py).
+    def rate(self, key: str) -> str:
+        return f"{self.prefix}:rate:{key}"

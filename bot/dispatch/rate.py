@@ -1,16 +1,19 @@
 """Token buckets: at most `rate` sends per second per key (a Page, an Instagram account), with
 short bursts of up to `burst`.
 
-`TokenBucket` is pure (the caller passes the time); `RateLimiter` keeps one bucket per key and
-makes callers wait their turn, first come first served, on an injected clock.
+`TokenBucket` is pure (the caller passes the time). The buckets live in this process
+(`LocalBuckets`, on an injected clock) or in Redis, shared by every process that sends
+(`storage.redis_buckets.RedisBuckets`). `RateLimiter` makes callers wait their turn at a key's
+bucket, first come first served within the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 # A waiter wakes at least this often to notice that it should give up (a held Page, a stop).
 MAX_NAP = 0.1
@@ -66,21 +69,41 @@ class TokenBucket:
         return (1.0 - self._tokens) / pace.rate
 
 
+class Buckets(Protocol):
+    """Where a key's bucket is kept."""
+
+    async def take(self, key: str, rate: float, burst: float) -> float:
+        """Take a token and return 0, or take nothing and return the seconds until one is due;
+        a bucket seen for the first time is full."""
+        ...
+
+
+class LocalBuckets:
+    """Buckets of this process only: each process sending for an account keeps its own pace."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def take(self, key: str, rate: float, burst: float) -> float:
+        now = self._clock()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = TokenBucket(now, burst)
+        return bucket.try_take(now, Pace(rate, burst))
+
+
 class RateLimiter:
     def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        self, buckets: Buckets, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     ) -> None:
-        self._clock = clock
+        self._buckets = buckets
         self._sleep = sleep
-        self._buckets: dict[Hashable, TokenBucket] = {}
-        self._turns: dict[Hashable, asyncio.Lock] = {}
+        self._turns: dict[str, asyncio.Lock] = {}
 
     async def acquire(
         self,
-        key: Hashable,
+        key: str,
         pace: Callable[[], Pace],
         *,
         give_up: Callable[[], bool] = lambda: False,
@@ -88,15 +111,13 @@ class RateLimiter:
         """Wait for a token of `key`'s bucket; False when `give_up()` turned true meanwhile.
 
         Waiters queue on a lock, so they are served in arrival order and only the first one
-        polls the bucket. `pace` is read again on every wake: a change applies at once.
+        asks the bucket. `pace` is read again on every wake: a change applies at once.
         """
         turn = self._turns.setdefault(key, asyncio.Lock())
         async with turn:
-            bucket = self._buckets.get(key)
-            if bucket is None:
-                bucket = self._buckets[key] = TokenBucket(self._clock(), pace().burst)
             while not give_up():
-                wait = bucket.try_take(self._clock(), pace())
+                now = pace()
+                wait = await self._buckets.take(key, now.rate, now.burst)
                 if wait <= 0:
                     return True
                 await self._sleep(min(wait, MAX_NAP))

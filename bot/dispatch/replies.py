@@ -1,8 +1,9 @@
 """The reply dispatcher: sends `reply` and `public_reply` outbox rows through the Graph API.
 
 Many calls are in flight at once, but each Page (or Instagram account) has its own token bucket
-and its own pace: halved while Meta reports 80% of a limit, held at 95% and while throttled,
-held while its token is refused. Every answer decides the row's fate (platforms.md §2):
+per lane (in Redis with REDIS_URL, so that every process sending for it keeps to one rate) and
+its own pace: halved while Meta reports 80% of a limit, held at 95% and while throttled, held
+while its token is refused. Every answer decides the row's fate (platforms.md §2):
 
 - sent, or 10900 (the buyer already has it): `sent`;
 - throttled: the Page is held (Meta's regain time, or backoff from ~60 s) and the row requeued
@@ -47,7 +48,7 @@ from bot.dispatch.outcomes import (
     TokenRefused,
 )
 from bot.dispatch.pacing import PacingPolicy, PagePace
-from bot.dispatch.rate import Pace, RateLimiter, hourly_pace, pace_for
+from bot.dispatch.rate import Buckets, LocalBuckets, Pace, RateLimiter, hourly_pace, pace_for
 from bot.dispatch.reply_jobs import (
     POSTS_PARTITION_ENDING,
     REPLY_KINDS,
@@ -67,6 +68,7 @@ from bot.graph import GraphClient, GraphError, GraphFailure, GraphUnavailable, U
 from bot.settings import Settings
 from storage.db import SessionFactory
 from storage.outbox import ClaimedMessage, claim_due, instagram_live_comments
+from storage.redis_buckets import BucketsUnavailable
 from storage.types import utcnow
 
 log = logging.getLogger("livecart.dispatch")
@@ -115,6 +117,7 @@ class ReplyDispatcher:
         wall_clock: Callable[[], datetime] = utcnow,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rng: random.Random | None = None,
+        buckets: Buckets | None = None,
     ) -> None:
         self._sessions = sessions
         self._graph = graph
@@ -128,7 +131,8 @@ class ReplyDispatcher:
         self._clock = clock
         self._wall_clock = wall_clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not secrets
-        self._limiter = RateLimiter(clock=clock, sleep=sleep)
+        # In Redis (with REDIS_URL), every process sending for an account keeps one pace.
+        self._limiter = RateLimiter(buckets or LocalBuckets(clock), sleep=sleep)
         self._tokens = PageTokens(settings.meta_page_token)
         self._writer = OutcomeWriter(sessions)
         self._paces: dict[str, PagePace] = {}
@@ -306,11 +310,15 @@ class ReplyDispatcher:
         # claimed again, rather than come back to another sender while this one still holds
         # it (a slow lane, a slowed Page).
         deadline = self._clock() + self._policy.lease.total_seconds() / 2
-        allowed = await self._limiter.acquire(
-            (job.page_id, job.lane),
-            lambda: self._current_pace(job, pace),
-            give_up=lambda: self._must_wait(ready, pace) or self._clock() > deadline,
-        )
+        try:
+            allowed = await self._limiter.acquire(
+                f"{job.platform}:{job.page_id}:{job.lane}",
+                lambda: self._current_pace(job, pace),
+                give_up=lambda: self._must_wait(ready, pace) or self._clock() > deadline,
+            )
+        except BucketsUnavailable as error:
+            log.warning("reply %s waits: %s", job.message.id, error)
+            return Release(job.message.id, self._wall_clock() + timedelta(seconds=IDLE_AFTER_ERROR))
         if not allowed:
             return self._give_back(ready, pace)
         try:

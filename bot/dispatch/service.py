@@ -10,6 +10,7 @@ from bot.dispatch.replies import ReplyDispatcher
 from bot.dispatch.store_sync import StoreSync
 from bot.graph import GraphClient
 from bot.runtime import Runtime
+from storage.redis_buckets import RedisBuckets
 
 # Calls in flight to Meta at once; the Pages' token buckets decide the actual rate.
 GRAPH_CONNECTIONS = 200
@@ -29,7 +30,9 @@ async def run_senders(runtime: Runtime, stop: asyncio.Event) -> None:
             version=settings.meta_graph_version,
             app_secret=settings.meta_app_secret,
         )
+        # With Redis, every process's dispatcher keeps to one pace per account.
+        buckets = None if runtime.redis is None else RedisBuckets(runtime.redis, runtime.keys)
         await asyncio.gather(
-            ReplyDispatcher(runtime.sessions, graph, settings).run(stop),
+            ReplyDispatcher(runtime.sessions, graph, settings, buckets=buckets).run(stop),
             StoreSync(runtime.sessions, store_http, settings).run(stop),
         )

@@ -7,7 +7,15 @@ import itertools
 
 import pytest
 
-from bot.dispatch.rate import MAX_NAP, Pace, RateLimiter, TokenBucket, hourly_pace, pace_for
+from bot.dispatch.rate import (
+    MAX_NAP,
+    LocalBuckets,
+    Pace,
+    RateLimiter,
+    TokenBucket,
+    hourly_pace,
+    pace_for,
+)
 
 
 class FakeClock:
@@ -56,7 +64,7 @@ def test_pace_for_never_bursts_below_one_send() -> None:
 
 async def test_the_limiter_spaces_sends_of_one_key_and_keeps_keys_apart() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(LocalBuckets(clock), sleep=clock.sleep)
     moments: dict[str, list[float]] = {"a": [], "b": []}
 
     async def send(key: str) -> None:
@@ -73,7 +81,7 @@ async def test_the_limiter_spaces_sends_of_one_key_and_keeps_keys_apart() -> Non
 
 async def test_a_waiter_gives_up_when_told_and_never_naps_long() -> None:
     clock = FakeClock()
-    limiter = RateLimiter(clock=clock, sleep=clock.sleep)
+    limiter = RateLimiter(LocalBuckets(clock), sleep=clock.sleep)
     assert await limiter.acquire("a", lambda: Pace(rate=1, burst=1))
     held = False
 

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import aiohttp
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import update
 
 from bot.dispatch.replies import ReplyDispatcher, ReplyPolicy
@@ -22,6 +23,8 @@ from bot.settings import Settings
 from storage.db import SessionFactory, create_engine, session_factory
 from storage.models import OutboxMessage, Page
 from storage.outbox import claim_due, retry_dead
+from storage.redis_buckets import RedisBuckets
+from storage.redis_keys import RedisKeys
 from storage.types import utcnow
 from tests.dispatch.support import (
     APP_SECRET,
@@ -156,6 +159,73 @@ async def test_the_rate_per_page_holds_at_the_fake(
         assert max_in_window(times, window) <= 20 * window + 2 + 2, window
     # Near the configured rate, not just slower (the median gap shrugs off event loop stalls).
     assert 0.045 <= median_gap(times) <= 0.06
+
+
+async def test_dispatchers_sharing_redis_keep_one_pace_per_page(
+    sessions: SessionFactory,
+    database_url: str,
+    redis_url: str,
+    redis_prefix: str,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+) -> None:
+    # Burst: 2 at 20/s. Small claims: both take rows of the Page, up to 1.5 s of sends each.
+    policy = dataclasses.replace(FAST, burst_seconds=0.1, claim_batch=10)
+    settings = make_settings(reply_rate_per_page=20.0)
+    # Two "processes", each with its own engine and Redis connection; one Redis between them.
+    engines = [create_engine(database_url) for _ in range(2)]
+    clients = [Redis.from_url(redis_url) for _ in range(2)]
+    senders = [
+        ReplyDispatcher(
+            session_factory(engine),
+            graph,
+            settings,
+            policy=policy,
+            buckets=RedisBuckets(client, RedisKeys(redis_prefix)),
+        )
+        for engine, client in zip(engines, clients, strict=True)
+    ]
+    try:
+        await add_replies(sessions, OTHER_PAGE, ["warm_up_1", "warm_up_2"])
+        for sender in senders:
+            await sender.drain_once()
+        await add_replies(sessions, PAGE, comments("c", 60))
+        fake.set_latency(0.01, 0.05)
+        async with running(*senders):
+            await wait_for(all_sent(sessions), timeout=20, what="60 replies sent")
+    finally:
+        for engine in engines:
+            await engine.dispose()
+        for client in clients:
+            await client.aclose()
+    times = message_posts(fake, PAGE)
+    assert len(times) == 60
+    for window in (0.25, 0.5, 1.0, 2.0):
+        assert max_in_window(times, window) <= 20 * window + 2 + 2, window
+    assert 0.045 <= median_gap(times) <= 0.06
+
+
+async def test_a_reply_waits_untried_while_redis_cannot_be_asked_for_its_pace(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["c_1"])
+    nowhere = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    try:
+        sender = ReplyDispatcher(
+            sessions,
+            graph,
+            make_settings(),
+            policy=FAST,
+            buckets=RedisBuckets(nowhere, RedisKeys("nowhere")),
+        )
+        assert await sender.drain_once() == 1
+    finally:
+        await nowhere.aclose()
+    (row,) = await rows(sessions)
+    assert (row.status, row.attempts) == ("pending", 0)  # given back, not counted as tried
+    assert row.available_at > utcnow()
+    assert fake.requests == []
 
 
 async def test_instagram_lives_and_posts_keep_to_their_own_limits(
