@@ -6,7 +6,10 @@ side by side. A 2xx answer means received; anything else, or no answer, is retri
 exponential backoff (capped at ten minutes). An event still refused more than a day after it
 happened is parked `dead` and staff alerted; `livecart outbox retry` revives it.
 
-Delivery is at least once: a receiver deduplicates on `Idempotency-Key`.
+Delivery is at least once: a receiver deduplicates on `Idempotency-Key`. An event whose turn
+for a connection comes after half its lease goes back to the outbox untried, so no POST outlives
+the lease (the timeout is well under the other half) and another process never sends an event
+this one still holds.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import aiohttp
 
 from bot.dispatch.alerts import store_dead_alert
 from bot.dispatch.backoff import Backoff
-from bot.dispatch.outcomes import Dead, Failed, Outcome, Retry, Sent, write_outcomes
+from bot.dispatch.outcomes import Dead, Failed, Outcome, Release, Retry, Sent, write_outcomes
 from bot.dispatch.store_wire import MalformedEvent, event_body, event_headers
 from bot.dispatch.timing import pause
 from bot.settings import Settings
@@ -48,6 +51,12 @@ class StorePolicy:
     timeout: aiohttp.ClientTimeout = field(
         default_factory=lambda: aiohttp.ClientTimeout(total=10.0, sock_connect=3.0)
     )
+
+    def __post_init__(self) -> None:
+        # A POST starts in the first half of its lease at the latest (`drain_once`): it must
+        # end before the lease does.
+        if self.timeout.total is None or self.timeout.total >= self.lease.total_seconds() / 2:
+            raise ValueError(f"a POST's timeout must be under half the lease ({self.lease})")
 
 
 class StoreSync:
@@ -98,29 +107,35 @@ class StoreSync:
         """Claim one batch, POST it, record the outcomes; returns how many events were tried."""
         if not self.enabled:
             return 0
+        now = self._clock()
         async with self._sessions.begin() as session:
             claimed = await claim_due(
                 session,
                 (STORE_EVENT,),
                 limit=self._policy.batch,
                 lease=self._policy.lease,
-                now=self._clock(),
+                now=now,
                 first_of_partition=True,
             )
         if not claimed:
             return 0
         slots = asyncio.Semaphore(self._policy.concurrency)
-        outcomes = await asyncio.gather(*(self._deliver(m, slots) for m in claimed))
+        last_start = now + self._policy.lease / 2
+        outcomes = await asyncio.gather(*(self._deliver(m, slots, last_start) for m in claimed))
         await write_outcomes(self._sessions, outcomes)
         return len(claimed)
 
-    async def _deliver(self, message: ClaimedMessage, slots: asyncio.Semaphore) -> Outcome:
+    async def _deliver(
+        self, message: ClaimedMessage, slots: asyncio.Semaphore, last_start: datetime
+    ) -> Outcome:
         try:
             body = event_body(message)
         except MalformedEvent as malformed:
             log.error("store event %s cannot be sent: %s", message.id, malformed)
             return Failed(message.id, f"malformed store event: {malformed}")
         async with slots:
+            if self._clock() > last_start:
+                return Release(message.id, self._clock())
             problem = await self._post(message, body)
         if problem is None:
             return Sent(message.id)

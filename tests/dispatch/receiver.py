@@ -3,6 +3,7 @@ to, checks every signature, and keeps each event once by its Idempotency-Key."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,12 +30,14 @@ class Call:
 class StoreReceiver:
     fail_first: int = 0  # answer 503 to this many calls
     always_fail: bool = False
+    delay: float = 0.0  # seconds before each answer
     calls: list[Call] = field(default_factory=list)
     accepted: dict[str, dict[str, object]] = field(default_factory=dict)  # key -> first body
     url: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        await asyncio.sleep(self.delay)
         event = orjson.loads(body)
         signed = signature_matches(SECRET, body, request.headers.get("X-Livecart-Signature", ""))
         key = request.headers.get("Idempotency-Key", "")

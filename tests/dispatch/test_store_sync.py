@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
 import aiohttp
+import pytest
 from sqlalchemy import update
 
 from bot.dispatch.backoff import Backoff
@@ -76,6 +78,37 @@ async def test_every_event_arrives_once_in_order_per_order_despite_failures(
 
 async def _all_sent(sessions: SessionFactory) -> bool:
     return await statuses(sessions, "store_event") == {"sent": len(EVENTS)}
+
+
+async def test_events_whose_turn_comes_late_go_back_before_their_lease_ends(
+    sessions: SessionFactory, http: aiohttp.ClientSession, make_settings: MakeSettings
+) -> None:
+    await add_store_events(sessions, [(order, "order.reserved") for order in range(1, 6)])
+    # One POST at a time, each answered after 0.3 s, under a lease of one second: a POST may
+    # start in the first half second only.
+    policy = dataclasses.replace(
+        FAST,
+        concurrency=1,
+        lease=timedelta(seconds=1),
+        timeout=aiohttp.ClientTimeout(total=0.45),
+    )
+    async with StoreReceiver.running(delay=0.3) as store:
+        started = time.monotonic()
+        assert await sync(sessions, http, make_settings, store.url, policy).drain_once() == 5
+        took = time.monotonic() - started
+    assert took < 1.0  # every outcome was written while the lease still held
+    assert 1 <= len(store.calls) < 5
+    found = await rows(sessions, "store_event")
+    sent = [row for row in found if row.status == "sent"]
+    untried = [row for row in found if row.status == "pending"]
+    assert sorted(row.key for row in sent) == sorted(call.key for call in store.calls)
+    assert len(untried) == 5 - len(store.calls)
+    assert all(row.attempts == 0 and row.available_at <= utcnow() for row in untried)
+
+
+def test_a_store_timeout_must_fit_in_half_the_lease() -> None:
+    with pytest.raises(ValueError, match="under half the lease"):
+        StorePolicy(lease=timedelta(seconds=10), timeout=aiohttp.ClientTimeout(total=5))
 
 
 async def test_events_failing_for_a_day_are_parked_then_revived(
