@@ -193,7 +193,8 @@ async def retry_later(session: AsyncSession, retries: Sequence[Reschedule]) -> N
 
 
 async def release(session: AsyncSession, releases: Sequence[Reschedule]) -> None:
-    """Give claimed rows back untried (a held Page, a shutdown): not counted as an attempt."""
+    """Give claimed rows back (untried: a held Page, a shutdown; or tried and not to be
+    counted, with its `error`): the claim is not counted as an attempt."""
     attempts = _TABLE.c.attempts
     await _executemany(
         session,
@@ -202,8 +203,9 @@ async def release(session: AsyncSession, releases: Sequence[Reschedule]) -> None
         .values(
             available_at=bindparam("b_at"),
             attempts=case((attempts > 0, attempts - 1), else_=0),
+            last_error=func.coalesce(bindparam("b_error", type_=Text), _TABLE.c.last_error),
         ),
-        [{"b_id": r.id, "b_at": r.at} for r in releases],
+        [{"b_id": r.id, "b_at": r.at, "b_error": _clip(r.error)} for r in releases],
     )
 
 

@@ -26,3 +26,12 @@ class Backoff:
             return delay
         draw = (rng or random).uniform(0.5, 1.0)
         return delay * draw
+
+    def delay_after(self, waited: float, rng: random.Random | None = None) -> float:
+        """The wait for something that has waited `waited` seconds so far, whose failures are
+        not counted: about as long again (between `first` and `cap`), which doubles the wait
+        from one failure to the next much as `delay` does."""
+        delay = min(self.cap, max(self.first, waited))
+        if not self.jitter:
+            return delay
+        return delay * (rng or random).uniform(0.5, 1.0)

@@ -41,11 +41,13 @@ class Sent:
 
 @dataclass(frozen=True, slots=True)
 class Retry:
-    """The attempt failed; try again at `at`."""
+    """The attempt failed; try again at `at`. Not `counted`: the claim is not counted as an
+    attempt either (a public reply, whose attempts count only tries with no known outcome)."""
 
     id: int
     at: datetime
     error: str
+    counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +96,7 @@ class TokenRefused:
     hold_partitions: tuple[str, ...]
     hold_kinds: tuple[str, ...]
     hold_until: datetime
+    counted: bool = True  # as Retry's
 
 
 Outcome = Sent | Retry | Release | Failed | Dead | TokenRefused
@@ -103,10 +106,13 @@ async def write_outcomes(sessions: SessionFactory, outcomes: Sequence[Outcome]) 
     """All outcomes in one transaction, one statement per kind of outcome."""
     sent = [o.id for o in outcomes if isinstance(o, Sent)]
     refused = [o for o in outcomes if isinstance(o, TokenRefused)]
-    retries = [Reschedule(o.id, o.at, o.error) for o in outcomes if isinstance(o, Retry)] + [
-        Reschedule(o.id, o.hold_until, o.error) for o in refused
+    again = [
+        (o.counted, Reschedule(o.id, o.at, o.error)) for o in outcomes if isinstance(o, Retry)
+    ] + [(o.counted, Reschedule(o.id, o.hold_until, o.error)) for o in refused]
+    retries = [reschedule for counted, reschedule in again if counted]
+    releases = [Reschedule(o.id, o.at) for o in outcomes if isinstance(o, Release)] + [
+        reschedule for counted, reschedule in again if not counted
     ]
-    releases = [Reschedule(o.id, o.at) for o in outcomes if isinstance(o, Release)]
     failed = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Failed)]
     dead = [Refusal(o.id, o.error) for o in outcomes if isinstance(o, Dead)]
     alerts = [

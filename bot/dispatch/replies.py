@@ -13,9 +13,11 @@ while its token is refused. Every answer decides the row's fate (platforms.md §
   once per incident and holds the Page's other rows until the token changes.
 
 Rows are leased while they are handled, so several dispatchers (processes) can run side by side
-and a crashed one's rows come back when their lease runs out (a reply that did go out then
-answers 10900 and is marked sent). Nothing here stops the loop: every failure is logged and the
-loop goes on.
+and a crashed one's rows come back when their lease runs out (a private reply that did go out
+then answers 10900 and is marked sent). Public replies go out at most once: Meta has no "already
+replied" for them, so their failures Meta surely did not post do not count as attempts, and one
+that comes back with an attempt counted (a try whose outcome was never written) is failed.
+Nothing here stops the loop: every failure is logged and the loop goes on.
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ from storage.types import utcnow
 log = logging.getLogger("livecart.dispatch")
 IDLE_AFTER_ERROR = 2.0
 POSTS_PER_CLAIM = 2
+UNKNOWN_PUBLIC_OUTCOME = (
+    "an earlier try ended with no outcome recorded; it may have been posted, so not sent again"
+)
 RETRY_BACKOFF = Backoff(first=2.0, cap=300.0)
 
 
@@ -243,6 +248,16 @@ class ReplyDispatcher:
             and (job.live_comment or job.comment_id in instagram_live)
         ):
             return Failed(job.message.id, "Instagram live comments cannot be replied to publicly")
+        if job.public and message.attempts > 1:
+            # A public reply's attempts count only tries whose outcome was never written (a
+            # process stopped mid-send): Meta may have posted it, and has no "already replied".
+            log.warning(
+                "public reply %s to comment %s: an earlier try has no recorded outcome; "
+                "not sent again",
+                message.id,
+                job.comment_id,
+            )
+            return Failed(message.id, UNKNOWN_PUBLIC_OUTCOME)
         state = tokens[job.page]
         if state.held or state.token is None:
             return self._hold_for_token(job)
@@ -419,8 +434,11 @@ class ReplyDispatcher:
                 failure,
             )
             return Failed(message.id, f"{failure}; it may have been posted, so not sent again")
+        if job.public and verdict is Verdict.UNCLASSIFIED:
+            log.warning("public reply %s failed: %s", message.id, failure)
+            return Failed(message.id, f"{failure}; an answer Meta does not document")
         if verdict is Verdict.RETRYABLE and not self._too_old(message):
-            return self._retry(message, str(failure))
+            return self._retry(message, str(failure), counted=not job.public)
         if (
             verdict is Verdict.UNCLASSIFIED
             and message.attempts < self._policy.unclassified_attempts
@@ -482,12 +500,21 @@ class ReplyDispatcher:
             hold_partitions=page_partitions(job.page_id),
             hold_kinds=REPLY_KINDS,
             hold_until=now + self._policy.token_recheck,
+            counted=not job.public,
         )
 
-    def _retry(self, message: ClaimedMessage, error: str) -> Retry:
-        wait = self._policy.retry.delay(message.attempts, self._rng)
+    def _retry(self, message: ClaimedMessage, error: str, *, counted: bool = True) -> Retry:
+        """Try again later; a retry not `counted` (a public reply Meta surely did not post)
+        waits about as long again as the row has waited, its attempts being no measure."""
+        now = self._wall_clock()
+        retry = self._policy.retry
+        wait = (
+            retry.delay(message.attempts, self._rng)
+            if counted
+            else retry.delay_after((now - message.created_at).total_seconds(), self._rng)
+        )
         log.info("reply %s: %s; retrying in %.1f s", message.id, error, wait)
-        return Retry(message.id, self._wall_clock() + timedelta(seconds=wait), error)
+        return Retry(message.id, now + timedelta(seconds=wait), error, counted=counted)
 
     def _too_old(self, message: ClaimedMessage) -> bool:
         return self._wall_clock() - message.created_at > self._policy.reply_window

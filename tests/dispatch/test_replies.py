@@ -564,6 +564,74 @@ async def test_a_public_reply_without_an_answer_is_never_posted_twice(
     assert [p.comment_id for p in fake.public_replies] == ["fb_slow"]
 
 
+async def test_a_public_reply_whose_earlier_try_has_no_outcome_is_never_sent_again(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["pub_1", "pub_2"], kind="public_reply")
+    await add_replies(sessions, PAGE, ["priv_1"])
+    # A process leased all three, posted pub_1 and sent priv_1, and stopped before writing
+    # anything (pub_2 it never got to, but nothing says so).
+    async with sessions.begin() as session:
+        leased = await claim_due(
+            session, ("reply", "public_reply"), limit=10, lease=timedelta(milliseconds=300)
+        )
+    assert len(leased) == 3
+    await graph.public_reply("pub_1", TOKEN, "Sent you a message", platform="facebook")
+    await graph.private_reply(PAGE, TOKEN, "priv_1", "Your cart")
+    await asyncio.sleep(0.35)
+    sender = dispatcher(sessions, graph, make_settings(public_replies=True))
+    assert await sender.drain_once() == 3
+    found = {r.payload["comment_id"]: (r.status, r.last_error or "") for r in await rows(sessions)}
+    assert found["priv_1"] == ("sent", "")  # Meta answered 10900: the buyer has it
+    for comment in ("pub_1", "pub_2"):
+        status, error = found[comment]
+        assert status == "failed" and "may have been posted" in error, comment
+    assert [p.comment_id for p in fake.public_replies] == ["pub_1"]  # under the comment once
+
+
+@pytest.mark.parametrize("failure", [{"code": 2}, {"code": 1, "is_transient": True}])
+async def test_a_public_reply_meta_did_not_post_is_tried_again_uncounted(
+    sessions: SessionFactory,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    failure: dict[str, object],
+) -> None:
+    await add_replies(sessions, PAGE, ["pub_1"], kind="public_reply")
+    fake.fail_next(2, page_id=PAGE, **failure)  # type: ignore[arg-type]
+    sender = dispatcher(sessions, graph, make_settings(public_replies=True))
+    assert await sender.drain_once() == 1
+    (row,) = await rows(sessions)
+    # Meta answered an error: nothing was posted, and the try is not counted.
+    assert (row.status, row.attempts) == ("pending", 0) and row.last_error
+    async with running(sender):
+        await wait_for(
+            all_sent(sessions, "public_reply"), timeout=10, what="the public reply posted"
+        )
+    assert [p.comment_id for p in fake.public_replies] == ["pub_1"]
+
+
+async def test_a_public_reply_held_for_a_refused_token_goes_out_once_it_is_renewed(
+    sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
+) -> None:
+    await add_replies(sessions, PAGE, ["pub_1"], kind="public_reply")
+    fake.revoke_token(PAGE)
+    sender = dispatcher(sessions, graph, make_settings(public_replies=True))
+    assert await sender.drain_once() == 1
+    (row,) = await rows(sessions, "public_reply")
+    assert (row.status, row.attempts) == ("pending", 0) and "190" in (row.last_error or "")
+    fake.add_page(PAGE, "renewed-token")
+    async with sessions.begin() as session:
+        await session.execute(
+            update(Page).where(Page.page_id == PAGE).values(access_token="renewed-token")
+        )
+    async with running(sender):
+        await wait_for(
+            all_sent(sessions, "public_reply"), timeout=10, what="the public reply posted"
+        )
+    assert [p.comment_id for p in fake.public_replies] == ["pub_1"]
+
+
 async def test_malformed_rows_fail_and_the_rest_go_out(
     sessions: SessionFactory, fake: FakeGraph, graph: GraphClient, make_settings: MakeSettings
 ) -> None:
