@@ -209,6 +209,23 @@ async def release(session: AsyncSession, releases: Sequence[Reschedule]) -> None
     )
 
 
+async def extend_lease(
+    session: AsyncSession, message_id: int, held_until: datetime, until: datetime
+) -> bool:
+    """Keep a claimed row until `until`, if the lease that ends at `held_until` is still the
+    caller's (no one claimed the row since, nothing closed it); returns whether it was."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == PENDING,
+            OutboxMessage.available_at == held_until,
+        )
+        .values(available_at=until)
+    )
+    return _rowcount(result) == 1
+
+
 async def mark_failed(session: AsyncSession, refusals: Sequence[Refusal]) -> None:
     """Terminal: never retried."""
     await _close(session, refusals, FAILED)

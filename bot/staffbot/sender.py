@@ -1,7 +1,8 @@
 """Sends the staff outbox (`staff_review` and `staff_alert` rows) to every staff chat.
 
 Rows are claimed one at a time with a lease (storage.outbox), so a long wait on Telegram's flood
-control never outlives the lease of rows still waiting. A row is sent once every staff chat has
+control never outlives the lease of rows still waiting; the row being sent has its lease renewed
+while it waits, so no other process sends it meanwhile. A row is sent once every staff chat has
 it; which chats already have it is kept (a review's messages, an alert's `sent_to`), so a retry
 sends only to the rest. Flood control is waited out, never dropped; a network failure is tried
 again with backoff; a chat that refuses for good (bot removed) is logged and skipped.
@@ -13,7 +14,7 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 from telegram import Bot
@@ -38,6 +39,7 @@ from storage.outbox import (
     Refusal,
     Reschedule,
     claim_due,
+    extend_lease,
     mark_failed,
     mark_sent,
     release,
@@ -104,20 +106,53 @@ class StaffSender:
     async def drain_once(self, stop: asyncio.Event | None = None) -> int:
         """Send every row due now; returns how many rows were handled."""
         handled = 0
-        while self._chats and (message := await self._claim_one()) is not None:
+        while self._chats and (claim := await self._claim_one()) is not None:
+            message, held_until = claim
+            keeping = asyncio.create_task(self._keep_leased(message, held_until))
             try:
                 outcome = await self._deliver(message, stop)
             except Stopped:
                 await self._give_back(message)
                 raise
+            finally:
+                keeping.cancel()
+                await asyncio.gather(keeping, return_exceptions=True)
             await self._record(message, outcome)
             handled += 1
         return handled
 
-    async def _claim_one(self) -> ClaimedMessage | None:
+    async def _claim_one(self) -> tuple[ClaimedMessage, datetime] | None:
+        """The next due row, and when its lease ends."""
+        now = utcnow()
         async with self._sessions.begin() as session:
-            claimed = await claim_due(session, STAFF_KINDS, limit=1, lease=self._policy.lease)
-        return claimed[0] if claimed else None
+            claimed = await claim_due(
+                session, STAFF_KINDS, limit=1, lease=self._policy.lease, now=now
+            )
+        return (claimed[0], now + self._policy.lease) if claimed else None
+
+    async def _keep_leased(self, message: ClaimedMessage, held_until: datetime) -> None:
+        """Renew the row's lease every third of it while it is being sent (flood control can
+        ask for longer waits than the lease)."""
+        lease = self._policy.lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            until = utcnow() + lease
+            try:
+                async with self._sessions.begin() as session:
+                    kept = await extend_lease(session, message.id, held_until, until)
+            except (SQLAlchemyError, OSError) as error:
+                log.warning(
+                    "staff message %s: its lease could not be renewed: %s", message.key, error
+                )
+                continue
+            if not kept:
+                log.warning(
+                    "staff message %s: its lease ran out before it was renewed; another process "
+                    "may send it too",
+                    message.key,
+                )
+                return
+            held_until = until
 
     async def _deliver(self, message: ClaimedMessage, stop: asyncio.Event | None) -> _Outcome:
         if message.kind == STAFF_REVIEW:

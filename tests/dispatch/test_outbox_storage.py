@@ -16,6 +16,7 @@ from storage.outbox import (
     claim_due,
     counts,
     events_after,
+    extend_lease,
     mark_dead,
     mark_failed,
     mark_sent,
@@ -119,6 +120,30 @@ async def test_release_gives_a_row_back_without_counting_an_attempt(
     assert await claim(sessions) == []
     await asyncio.sleep(0.25)
     assert await claim(sessions) == ids
+
+
+async def test_a_lease_is_extended_only_while_it_is_still_the_callers(
+    sessions: SessionFactory,
+) -> None:
+    await add_replies(sessions, PAGE, ["c1"])
+    now = utcnow()
+    short = timedelta(milliseconds=300)
+    async with sessions.begin() as session:
+        (message,) = await claim_due(session, ("reply",), limit=1, lease=short, now=now)
+    held_until, later = now + short, now + timedelta(seconds=60)
+    async with sessions.begin() as session:
+        assert await extend_lease(session, message.id, held_until, later)
+    await asyncio.sleep(0.35)
+    assert await claim(sessions) == []  # the first lease would have run out by now
+    # Another claimer's lease (the row came back to it): the first can no longer extend.
+    async with sessions.begin() as session:
+        await release(session, [Reschedule(message.id, utcnow())])
+    assert await claim(sessions) == [message.id]
+    async with sessions.begin() as session:
+        assert not await extend_lease(session, message.id, later, later + LEASE)
+        await mark_sent(session, [message.id])
+    (row,) = await rows(sessions)
+    assert row.status == "sent"
 
 
 async def test_retry_later_keeps_the_attempt_and_the_reason(sessions: SessionFactory) -> None:

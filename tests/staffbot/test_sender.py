@@ -4,6 +4,8 @@ control is waited out and nothing is lost."""
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+from datetime import timedelta
 
 import pytest
 
@@ -14,7 +16,7 @@ from bot.staffbot import StaffSender
 from storage.outbox import ClaimedMessage, write_staff_alert
 from storage.types import utcnow
 from tests.pipeline import comment_on, start_test_live
-from tests.staffbot.support import GROUP, STAFF, StaffBot, buttons, outbox, reviews
+from tests.staffbot.support import FAST, GROUP, STAFF, StaffBot, buttons, outbox, reviews
 
 READINGS = ["A1-RED-M x1", "A1-RED-L x1", "A1-BLU-M x1", "A1-BLU-L x1"]
 
@@ -140,6 +142,33 @@ async def test_flood_control_is_waited_out_and_nothing_is_lost(
     assert len(await staff_bot.cards(STAFF)) == len(await staff_bot.cards(GROUP)) == 1
     (row,) = await outbox(staff_bot.runtime, "staff_review")
     assert row.status == "sent"
+
+
+async def test_a_flood_wait_longer_than_the_lease_keeps_the_row_from_other_senders(
+    staff_bot: StaffBot,
+) -> None:
+    await start_test_live(staff_bot.runtime)
+    await comment_on(staff_bot.runtime, [("u1", "A1+1")])
+    staff_bot.fake.fail_next("sendMessage", error_code=429, retry_after=2)
+    # Two processes' senders; Telegram asks for a wait of 2 s, four times the lease.
+    policy = replace(FAST, lease=timedelta(seconds=0.5))
+    chats = staff_bot.runtime.settings.telegram_staff_chats
+    first, other = (
+        StaffSender(staff_bot.runtime.sessions, staff_bot.application.bot, chats, policy)
+        for _ in range(2)
+    )
+    waiting = asyncio.create_task(first.drain_once())
+    while not any(call.method == "sendMessage" for call in staff_bot.fake.calls):
+        await asyncio.sleep(0.01)  # the first has claimed the row and met flood control
+    taken_by_other = 0
+    while not waiting.done():
+        taken_by_other += await other.drain_once()
+        await asyncio.sleep(0.05)
+    assert await waiting == 1
+    assert taken_by_other == 0
+    assert len(await staff_bot.cards(STAFF)) == len(await staff_bot.cards(GROUP)) == 1
+    (row,) = await outbox(staff_bot.runtime, "staff_review")
+    assert row.status == "sent" and row.attempts == 1
 
 
 async def test_a_network_failure_is_tried_again(staff_bot: StaffBot) -> None:
