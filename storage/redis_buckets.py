@@ -8,6 +8,8 @@ missing key reads as a full bucket.
 
 from __future__ import annotations
 
+import asyncio
+
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -37,6 +39,11 @@ return tostring(wait)
 """
 
 
+# A take that Redis has not answered in this long is given up: the reply waits, untried, rather
+# than hold its account's queue (and its lease) for as long as Redis hangs.
+TAKE_TIMEOUT = 2.0
+
+
 class BucketsUnavailable(RuntimeError):
     """Redis could not be asked whether a send may go."""
 
@@ -49,8 +56,11 @@ class RedisBuckets:
     async def take(self, key: str, rate: float, burst: float) -> float:
         """Take a token of `key`'s bucket and return 0, or the seconds until one is due."""
         try:
-            wait = await self._take(keys=[self._keys.rate(key)], args=[rate, burst])
-        except RedisError as error:
-            problem = f"Redis did not answer for the pace of {key}: {error}"
+            async with asyncio.timeout(TAKE_TIMEOUT):
+                wait = await self._take(keys=[self._keys.rate(key)], args=[rate, burst])
+        except (RedisError, TimeoutError) as error:
+            problem = (
+                f"Redis did not answer for the pace of {key}: {str(error) or 'no answer in time'}"
+            )
             raise BucketsUnavailable(problem) from error
         return float(wait)

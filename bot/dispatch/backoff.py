@@ -29,8 +29,8 @@ class Backoff:
 
     def delay_after(self, waited: float, rng: random.Random | None = None) -> float:
         """The wait for something that has waited `waited` seconds so far, whose failures are
-        not counted: about as long again (between `first` and `cap`), which doubles the wait
-        from one failure to the next much as `delay` does."""
+        not counted: about as long again (at least `first`, at most `cap`, before jitter), which
+        doubles the wait from one failure to the next much as `delay` does."""
         delay = min(self.cap, max(self.first, waited))
         if not self.jitter:
             return delay

@@ -8,15 +8,18 @@ while its token is refused. Every answer decides the row's fate (platforms.md §
 - sent, or 10900 (the buyer already has it): `sent`;
 - throttled: the Page is held (Meta's regain time, or backoff from ~60 s) and the row requeued
   without counting a failure;
-- temporary errors: retried with exponential backoff and jitter;
+- temporary errors: retried with exponential backoff and jitter (a public reply only when the
+  request never reached Meta: see below);
 - terminal errors: `failed`, never retried; a refused token also marks the Page, alerts staff
   once per incident and holds the Page's other rows until the token changes.
 
 Rows are leased while they are handled, so several dispatchers (processes) can run side by side
 and a crashed one's rows come back when their lease runs out (a private reply that did go out
 then answers 10900 and is marked sent). Public replies go out at most once: Meta has no "already
-replied" for them, so their failures Meta surely did not post do not count as attempts, and one
-that comes back with an attempt counted (a try whose outcome was never written) is failed.
+replied" for them, so a failure that may have come after the post fails them, those Meta
+surely did not post (no connection, a throttle, a refused token) do not count as attempts, and
+one that comes back with an attempt counted (claimed by a process that stopped before writing
+its outcome) is failed.
 Nothing here stops the loop: every failure is logged and the loop goes on.
 """
 
@@ -424,21 +427,10 @@ class ReplyDispatcher:
         if verdict is Verdict.TERMINAL:
             log.warning("reply %s to comment %s failed: %s", message.id, job.comment_id, failure)
             return Failed(message.id, str(failure))
-        if job.public and isinstance(failure, GraphUnavailable) and failure.reached:
-            # Meta answers no "already replied" for public replies: sent again, it could show
-            # twice under the comment. The buyer's private reply is what matters.
-            log.warning(
-                "public reply %s to comment %s may have been posted (%s); not sent again",
-                message.id,
-                job.comment_id,
-                failure,
-            )
-            return Failed(message.id, f"{failure}; it may have been posted, so not sent again")
-        if job.public and verdict is Verdict.UNCLASSIFIED:
-            log.warning("public reply %s failed: %s", message.id, failure)
-            return Failed(message.id, f"{failure}; an answer Meta does not document")
+        if job.public:
+            return self._after_public_failure(message, job, failure)
         if verdict is Verdict.RETRYABLE and not self._too_old(message):
-            return self._retry(message, str(failure), counted=not job.public)
+            return self._retry(message, str(failure))
         if (
             verdict is Verdict.UNCLASSIFIED
             and message.attempts < self._policy.unclassified_attempts
@@ -448,6 +440,25 @@ class ReplyDispatcher:
             "reply %s: giving up after %d attempts: %s", message.id, message.attempts, failure
         )
         return Failed(message.id, f"gave up after {message.attempts} attempts: {failure}")
+
+    def _after_public_failure(
+        self, message: ClaimedMessage, job: ReplyJob, failure: GraphFailure
+    ) -> Outcome:
+        """Meta answers no "already replied" for public replies: sent again, one could show
+        twice under the comment (the buyer's private reply is what matters). Only a request
+        that never reached Meta is tried again, uncounted; any other failure, a temporary
+        error or a 5xx included, may have come after the reply was posted."""
+        if isinstance(failure, GraphUnavailable) and not failure.reached:
+            if not self._too_old(message):
+                return self._retry(message, str(failure), counted=False)
+            return Failed(message.id, f"gave up after {self._policy.reply_window}: {failure}")
+        log.warning(
+            "public reply %s to comment %s may have been posted (%s); not sent again",
+            message.id,
+            job.comment_id,
+            failure,
+        )
+        return Failed(message.id, f"{failure}; it may have been posted, so not sent again")
 
     def _throttled(self, job: ReplyJob, pace: PagePace, failure: GraphFailure) -> Release:
         was_held = pace.held_until(self._clock()) is not None

@@ -80,3 +80,26 @@ async def test_an_unreachable_redis_is_one_clear_error() -> None:
             await buckets.take("page", 10.0, 1.0)
     finally:
         await client.aclose()
+
+
+async def test_a_redis_that_does_not_answer_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listener that accepts the connection and never answers: the take ends, clearly."""
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # until the client hangs up
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr("storage.redis_buckets.TAKE_TIMEOUT", 0.3)
+    client = Redis.from_url(f"redis://127.0.0.1:{port}/0")
+    try:
+        buckets = RedisBuckets(client, RedisKeys("silent"))
+        started = time.monotonic()
+        with pytest.raises(BucketsUnavailable, match="pace of page: no answer in time"):
+            # Bounded here too: without its own time limit, the take would wait for ever.
+            await asyncio.wait_for(buckets.take("page", 10.0, 1.0), timeout=5)
+        assert time.monotonic() - started < 2.0
+    finally:
+        await client.aclose()
+        server.close()
+        await server.wait_closed()
