@@ -80,7 +80,7 @@ log = logging.getLogger("livecart.dispatch")
 IDLE_AFTER_ERROR = 2.0
 POSTS_PER_CLAIM = 2
 UNKNOWN_PUBLIC_OUTCOME = (
-    "an earlier try ended with no outcome recorded; it may have been posted, so not sent again"
+    "an earlier claim ended with no outcome recorded; it may have been posted, so not sent again"
 )
 RETRY_BACKOFF = Backoff(first=2.0, cap=300.0)
 
@@ -252,10 +252,11 @@ class ReplyDispatcher:
         ):
             return Failed(job.message.id, "Instagram live comments cannot be replied to publicly")
         if job.public and message.attempts > 1:
-            # A public reply's attempts count only tries whose outcome was never written (a
-            # process stopped mid-send): Meta may have posted it, and has no "already replied".
+            # A public reply's attempts count only claims whose outcome was never written (a
+            # process stopped before writing it): Meta may have posted it, and has no "already
+            # replied" to tell.
             log.warning(
-                "public reply %s to comment %s: an earlier try has no recorded outcome; "
+                "public reply %s to comment %s: an earlier claim has no recorded outcome; "
                 "not sent again",
                 message.id,
                 job.comment_id,

@@ -8,7 +8,7 @@ happened is parked `dead` and staff alerted; `livecart outbox retry` revives it.
 
 Delivery is at least once: a receiver deduplicates on `Idempotency-Key`. An event whose turn
 for a connection comes after half its lease goes back to the outbox untried, so no POST outlives
-the lease (the timeout is well under the other half) and another process never sends an event
+the lease (its timeout is under the other half) and another process never sends an event
 this one still holds.
 """
 
