@@ -116,8 +116,8 @@ class RateLimiter:
         turn = self._turns.setdefault(key, asyncio.Lock())
         async with turn:
             while not give_up():
-                now = pace()
-                wait = await self._buckets.take(key, now.rate, now.burst)
+                current = pace()
+                wait = await self._buckets.take(key, current.rate, current.burst)
                 if wait <= 0:
                     return True
                 await self._sleep(min(wait, MAX_NAP))

@@ -160,6 +160,18 @@ def all_sent(sessions: SessionFactory, kind: str = "reply") -> Callable[[], Awai
     return check
 
 
+def assert_paced(
+    times: Sequence[float],
+    rate: float,
+    burst: int,
+    windows: Sequence[float] = (0.25, 0.5, 1.0, 2.0),
+) -> None:
+    """No window holds more than the burst plus the rate over it, with one more for where the
+    window cuts and one for arrival jitter."""
+    for window in windows:
+        assert max_in_window(times, window) <= rate * window + burst + 2, window
+
+
 def max_in_window(times: Sequence[float], window: float) -> int:
     """The most timestamps that fall in any interval of `window` seconds."""
     ordered = sorted(times)
