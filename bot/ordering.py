@@ -81,11 +81,9 @@ class Placed:
     expired: frozenset[int] = frozenset()
 
     def events(self) -> dict[int, str]:
-        """The store event each order it expired or changed owes the central store."""
-        return {
-            **{o: "order.expired" for o in self.expired},
-            **{o: "order.reserved" if o in self.opened else "order.updated" for o in self.changed},
-        }
+        """The store event each order it expired or changed owes the central store: those of
+        an expiry and a fill with the same orders."""
+        return Expiry(tuple(self.expired), Filled(self.changed, self.opened)).events()
 
 
 async def place_orders(
@@ -341,19 +339,17 @@ async def expire_carts(
 ) -> Expiry:
     """Unpaid carts whose hold has ended (the oldest due, or those among `among_ids`) expire:
     their stock goes back, to the waitlist first, and their buyers wait no more."""
-    expired = await orders.expire_due(session, now, among_ids=among_ids)
-    if not expired:
+    carts = await orders.expire_due(session, now, among_ids=among_ids)
+    if not carts:
         return Expiry()
+    expired = [cart.order_id for cart in carts]
     lines = await orders.order_lines(session, expired)
     await stock.release(
         session,
         [StockRequest(f"o{line.order_id}:{line.sku}", line.sku, line.quantity) for line in lines],
         "expire",
     )
-    found = await orders.snapshots(session, expired)
-    await orders.close_waiting(
-        session, buyers=[(order.live_id, order.member_id) for order in found.values()]
-    )
+    await orders.close_waiting(session, buyers=[cart.buyer for cart in carts])
     filled = await fill_waitlist(
         session, stock, {line.sku for line in lines}, now=now, hold_for=hold_for
     )

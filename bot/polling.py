@@ -368,7 +368,7 @@ class LivePoller:
         """Meta's `live_videos` webhook can be lost like any other: once a minute, ask whether
         the broadcast ended, so that its replay window starts (and ends) all the same."""
         now = self._clock()
-        due = live.status_checked is None or now - live.status_checked >= STATUS_EVERY
+        due = _due(live.status_checked, now)
         if target.live_video_id is None or not target.broadcasting or not due:
             return
         live.status_checked = now
@@ -396,7 +396,7 @@ class LivePoller:
         minute until found): Meta's status webhook names that, and its comments are read
         unfiltered only there."""
         now = self._clock()
-        due = live.lookup_checked is None or now - live.lookup_checked >= STATUS_EVERY
+        due = _due(live.lookup_checked, now)
         if target.live_video_id is not None or not target.broadcasting or not due:
             return target
         live.lookup_checked = now
@@ -588,3 +588,8 @@ class LivePoller:
 def _fingerprint(token: str) -> str:
     """A token's fingerprint: tells tokens apart without keeping or logging them."""
     return hashlib.sha256(token.encode()).hexdigest()[:16]
+
+
+def _due(last_asked: float | None, now: float) -> bool:
+    """Whether Meta may be asked about a broadcast again (never yet, or a minute ago)."""
+    return last_asked is None or now - last_asked >= STATUS_EVERY

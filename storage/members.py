@@ -109,15 +109,11 @@ class Merged:
 
     combined: dict[int, int] = field(default_factory=dict)
 
-    @property
-    def grown(self) -> set[int]:
-        return set(self.combined.values())
-
     def events(self) -> dict[int, str]:
         """The store event each cart it emptied or grew owes the central store."""
         return {
             **{emptied: "order.cancelled" for emptied in self.combined},
-            **{grown: "order.updated" for grown in self.grown},
+            **{grown: "order.updated" for grown in self.combined.values()},
         }
 
 

@@ -268,23 +268,33 @@ async def queue_for(
     return list(result.all())
 
 
+class ExpiredCart(NamedTuple):
+    order_id: int
+    live_id: int
+    member_id: int
+
+    @property
+    def buyer(self) -> BuyerKey:
+        return (self.live_id, self.member_id)
+
+
 async def expire_due(
     session: AsyncSession, now: datetime, limit: int = 500, among_ids: Sequence[int] | None = None
-) -> list[int]:
+) -> list[ExpiredCart]:
     """Mark unpaid carts whose hold has ended `expired` (the oldest `limit`, or those of
-    `among_ids`); returns the orders this call expired (the conditional UPDATE makes a
-    concurrent sweep get none of the same)."""
+    `among_ids`); returns the carts this call expired, by order id (the conditional UPDATE
+    makes a concurrent sweep get none of the same)."""
     due_now = [*_lapsed(now)]
     if among_ids is not None:
         due_now.append(Order.id.in_(list(among_ids)))
     due = select(Order.id).where(*due_now).order_by(Order.hold_until).limit(limit).scalar_subquery()
-    expired = await session.scalars(
+    expired = await session.execute(
         update(Order)
         .where(Order.id.in_(due), Order.status == "reserved")
         .values(status="expired", closed_at=now, updated_at=now)
-        .returning(Order.id)
+        .returning(Order.id, Order.live_id, Order.member_id)
     )
-    return sorted(expired.all())
+    return sorted(ExpiredCart(*row) for row in expired.all())
 
 
 async def lapsed_carts(

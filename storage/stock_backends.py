@@ -86,7 +86,7 @@ class RedisStock:
     async def reserve(
         self, session: AsyncSession, requests: Sequence[StockRequest]
     ) -> dict[str, int]:
-        await self._give_back_rolled_back()
+        await self.settle()
         gated = await self.gate.take(requests)
         passed = [StockRequest(r.ref, r.sku, gated[r.ref]) for r in requests if gated.get(r.ref)]
         self._remember_takes(session.sync_session, passed)
@@ -125,9 +125,6 @@ class RedisStock:
             session.info[_TAKES] = []
 
     async def settle(self) -> None:
-        await self._give_back_rolled_back()
-
-    async def _give_back_rolled_back(self) -> None:
         if not self._rolled_back:
             return
         rolled_back, self._rolled_back = self._rolled_back, []
