@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from storage.models import ORDER_STATUSES, STANDING_ORDERS
 from storage.reports import LineRow, LiveInfo, OrderRow, ReportRows, SkuRow, WaitRow
 
-ACTIVE = ("reserved", "confirmed")
-ORDER_STATUSES = ("reserved", "confirmed", "cancelled", "expired")
 UNMET_WAITLIST = ("waiting", "closed")
 TOP_BUYERS = 10
 ZERO = Decimal(0)
@@ -89,7 +88,7 @@ class LiveReport:
 
 def build_report(rows: ReportRows) -> LiveReport:
     statuses = {order.id: order.status for order in rows.orders}
-    active_ids = {order_id for order_id, status in statuses.items() if status in ACTIVE}
+    active_ids = {order_id for order_id, status in statuses.items() if status in STANDING_ORDERS}
     active_lines = [line for line in rows.lines if line.order_id in active_ids]
     skus = sku_figures(rows.skus, active_lines, statuses, rows.waitlist)
     by_status = Counter(order.status for order in rows.orders)

@@ -258,6 +258,10 @@ class Comment(Base):
 
 # --- orders --------------------------------------------------------------------------------
 
+ORDER_STATUSES = ("reserved", "confirmed", "cancelled", "expired")
+# An order counts as one while it holds or bought stock; cancelled and expired carts sold nothing.
+STANDING_ORDERS = ("reserved", "confirmed")
+
 
 class Order(Base):
     """A buyer's cart for one live; at most one `reserved` (open) order per buyer per live."""
@@ -282,8 +286,7 @@ class Order(Base):
     live_id: Mapped[int] = mapped_column(ForeignKey("lives.id"), index=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
     identity_id: Mapped[int | None] = mapped_column(ForeignKey("identities.id"))
-    # reserved, confirmed, cancelled, expired
-    status: Mapped[str] = mapped_column(String(16), default="reserved")
+    status: Mapped[str] = mapped_column(String(16), default="reserved")  # ORDER_STATUSES
     total: Mapped[Decimal] = mapped_column(Money(), default=0)
     hold_until: Mapped[datetime] = mapped_column(UTCDateTime())
     buyer_name: Mapped[str | None] = mapped_column(String(200))

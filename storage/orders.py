@@ -13,7 +13,15 @@ from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, func, or_,
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.db import among, chunked, dialect_of, insert_returning, insert_rows, key_chunks
-from storage.models import Identity, LineupItem, Order, OrderLine, Sku, WaitlistEntry
+from storage.models import (
+    STANDING_ORDERS,
+    Identity,
+    LineupItem,
+    Order,
+    OrderLine,
+    Sku,
+    WaitlistEntry,
+)
 from storage.types import utcnow
 
 BuyerKey = tuple[int, int]  # live id, member id
@@ -83,7 +91,7 @@ async def load_carts(
                 OrderLine.quantity,
             )
             .outerjoin(OrderLine, OrderLine.order_id == Order.id)
-            .where(pair, Order.status.in_(("reserved", "confirmed")))
+            .where(pair, Order.status.in_(STANDING_ORDERS))
         )
         for live_id, member_id, order_id, status, hold_until, sku, quantity in lines.all():
             cart = carts[(live_id, member_id)]

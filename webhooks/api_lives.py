@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import live_sessions
 from bot.checkout_token import checkout_url
 from bot.live_sessions import LiveClash, LiveRefused, LiveSpec
-from storage.models import Comment, Live, Order, OrderLine
+from storage.models import ORDER_STATUSES, STANDING_ORDERS, Comment, Live, Order, OrderLine
 from storage.orders import snapshots
 from storage.types import typed_id
 from webhooks.keys import RUNTIME
@@ -109,8 +109,16 @@ async def live_json(session: AsyncSession, live: Live) -> JsonObject:
             ).where(Comment.live_id == live.id, Comment.verb == "add")
         )
     ).one()
-    orders_count = await session.scalar(
-        select(func.count()).select_from(Order).where(Order.live_id == live.id)
+    counted = dict(
+        (
+            await session.execute(
+                select(Order.status, func.count())
+                .where(Order.live_id == live.id)
+                .group_by(Order.status)
+            )
+        )
+        .tuples()
+        .all()
     )
     reserved = await session.scalar(
         select(func.coalesce(func.sum(OrderLine.quantity), 0))
@@ -132,7 +140,9 @@ async def live_json(session: AsyncSession, live: Live) -> JsonObject:
         "replay_deadline": live.replay_deadline.isoformat() if live.replay_deadline else None,
         "comments_received": int(received),
         "comments_processed": int(processed),
-        "orders": int(orders_count or 0),
+        # As `live list` and the report count them: carts that hold or bought stock.
+        "orders": sum(counted.get(status, 0) for status in STANDING_ORDERS),
+        "orders_by_status": {status: counted.get(status, 0) for status in ORDER_STATUSES},
         "units_reserved": int(reserved or 0),
     }
 

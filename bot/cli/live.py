@@ -26,7 +26,7 @@ from bot.loop import run_async
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
 from parsers import LineupError, read_lineup
-from storage.models import Live, Order
+from storage.models import STANDING_ORDERS, Live, Order
 
 STATUSES = ("live", "replay", "closed")
 
@@ -201,7 +201,7 @@ async def _end(settings: Settings, live_id: int) -> datetime:
 async def _list(settings: Settings, status: str | None) -> list[LiveLine]:
     orders = (
         select(Order.live_id, func.count().label("orders"))
-        .where(Order.status.in_(("reserved", "confirmed")))
+        .where(Order.status.in_(STANDING_ORDERS))
         .group_by(Order.live_id)
         .subquery()
     )

@@ -2,12 +2,15 @@
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.runtime import Runtime
+from bot.sweeper import sweep
+from storage.types import utcnow
 from tests.checkout.support import lines_of, open_order
 from tests.conftest import STAFF_TOKEN
 from tests.pipeline import LINEUP, PAGE, VIDEO, comment_on
@@ -95,6 +98,26 @@ async def test_a_live_from_start_to_figures(client: Client, runtime: Runtime) ->
     assert all("/checkout/" in o["checkout_url"] for o in orders)
     ended = await (await client.post(f"/api/lives/{live['id']}/end", headers=AUTH)).json()
     assert ended["status"] == "replay" and ended["replay_deadline"]
+
+
+async def test_a_lives_orders_are_the_carts_holding_stock_as_its_report_counts(
+    client: Client, runtime: Runtime
+) -> None:
+    live = await start(client)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "C7+1")])
+    # Every cart lapses unpaid: expired orders are counted by status but are orders no more.
+    await sweep(runtime, utcnow() + runtime.settings.hold_for + timedelta(seconds=1))
+    await comment_on(runtime, [("u3", "A2+2")], start=3)
+    shown = await (await client.get(f"/api/lives/{live['id']}", headers=AUTH)).json()
+    report = await (await client.get(f"/api/lives/{live['id']}/report", headers=AUTH)).json()
+    assert shown["orders"] == report["orders"] == 1
+    assert shown["orders_by_status"] == report["orders_by_status"]
+    assert shown["orders_by_status"] == {
+        "reserved": 1,
+        "confirmed": 0,
+        "cancelled": 0,
+        "expired": 2,
+    }
 
 
 async def test_a_second_live_on_a_selling_video_is_refused_unless_it_replaces(
