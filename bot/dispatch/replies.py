@@ -147,6 +147,7 @@ class ReplyDispatcher:
         self._queued: Counter[str] = Counter()  # partition -> rows claimed, not finished
         self._live_pages: set[str] = set()  # pages whose last row was an Instagram live reply
         self._stopping = False
+        self._redis_failing = False  # the last take met a Redis that did not answer
 
     # --- running ----------------------------------------------------------------------------
 
@@ -336,8 +337,10 @@ class ReplyDispatcher:
                 give_up=lambda: self._must_wait(ready, pace) or self._clock() > deadline,
             )
         except BucketsUnavailable as error:
-            log.warning("reply %s waits: %s", job.message.id, error)
-            return Release(job.message.id, self._wall_clock() + timedelta(seconds=IDLE_AFTER_ERROR))
+            return self._wait_for_redis(job, error)
+        if self._redis_failing:
+            self._redis_failing = False
+            log.info("Redis answers for reply paces again: replies go out")
         if not allowed:
             return self._give_back(ready, pace)
         try:
@@ -369,6 +372,21 @@ class ReplyDispatcher:
             self._stopping
             or pace.held_until(self._clock()) is not None
             or self._tokens.is_refused(ready.job.page, ready.token)
+        )
+
+    def _wait_for_redis(self, job: ReplyJob, error: BucketsUnavailable) -> Release:
+        """A reply whose pace Redis cannot tell goes back untried, with its account's other
+        rows: one look at Redis per account every IDLE_AFTER_ERROR, one warning per outage."""
+        if not self._redis_failing:
+            self._redis_failing = True
+            log.warning(
+                "%s; replies wait, each account tried again every %.0f s", error, IDLE_AFTER_ERROR
+            )
+        return Release(
+            job.message.id,
+            self._wall_clock() + timedelta(seconds=IDLE_AFTER_ERROR),
+            hold_partitions=page_partitions(job.page_id),
+            hold_kinds=REPLY_KINDS,
         )
 
     def _give_back(self, ready: _Ready, pace: PagePace) -> Release:

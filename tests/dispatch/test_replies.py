@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import itertools
+import logging
 import statistics
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -33,6 +35,7 @@ from tests.dispatch.support import (
     OTHER_PAGE,
     PAGE,
     TOKEN,
+    Gate,
     add_page,
     add_replies,
     all_sent,
@@ -231,6 +234,64 @@ async def test_a_reply_waits_untried_while_redis_cannot_be_asked_for_its_pace(
     assert (row.status, row.attempts) == ("pending", 0)  # given back, not counted as tried
     assert row.available_at > utcnow()
     assert fake.requests == []
+
+
+async def test_while_redis_is_down_each_account_waits_and_one_warning_tells_it(
+    sessions: SessionFactory,
+    redis_url: str,
+    redis_prefix: str,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await add_replies(sessions, PAGE, comments("page", 4))
+    await add_replies(sessions, OTHER_PAGE, ["other_1"])
+    address = urlsplit(redis_url)
+    gate = Gate(address.hostname or "127.0.0.1", address.port or 6379)
+    await gate.open()
+    await gate.shut()  # Redis goes away
+    client = Redis.from_url(f"redis://127.0.0.1:{gate.port}/0", socket_connect_timeout=0.5)
+    now = utcnow()
+    sender = ReplyDispatcher(
+        sessions,
+        graph,
+        make_settings(),
+        policy=dataclasses.replace(FAST, concurrency=1),  # one row a claim
+        wall_clock=lambda: now,
+        buckets=RedisBuckets(client, RedisKeys(redis_prefix)),
+    )
+
+    async def claims() -> int:
+        """Claims until nothing is due."""
+        count = 0
+        while await sender.drain_once():
+            count += 1
+        return count
+
+    def warnings() -> list[str]:
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    caplog.set_level(logging.INFO, logger="livecart.dispatch")
+    try:
+        # The first row of each account goes back with the account's other rows: one claim each.
+        assert await claims() == 2
+        assert all((row.status, row.attempts) == ("pending", 0) for row in await rows(sessions))
+        now += timedelta(seconds=3)
+        assert await claims() == 2  # still down: one more look per account
+        assert len(warnings()) == 1
+        assert "Redis did not answer" in warnings()[0]
+
+        await gate.open()
+        now += timedelta(seconds=3)
+        assert await claims() == 5
+        assert await statuses(sessions) == {"sent": 5}
+        assert len(warnings()) == 1  # no more warnings once it answers
+        assert any("Redis answers for reply paces again" in r.getMessage() for r in caplog.records)
+    finally:
+        await client.aclose()
+        await gate.shut()
+    assert len(fake.messages) == 5
 
 
 async def test_instagram_lives_and_posts_keep_to_their_own_limits(
