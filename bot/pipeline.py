@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import orjson
 from sqlalchemy import text
@@ -120,7 +120,7 @@ class Pipeline:
             for event in comments:
                 live = _live_of(event, lives)
                 (status, items, reason), result = self._processor.read(event.verb, event.text, live)
-                row = _comment_row(event, live, source)
+                row = _comment_row(event, live, source, now)
                 row.update(
                     status="processed",
                     processed_at=now,
@@ -145,7 +145,8 @@ class Pipeline:
         """Keep every comment as received, on the live it belongs to (one transaction)."""
         async with self._writers.turn(), self._sessions.begin() as session:
             lives = await self._follow(session, statuses)
-            rows = [_comment_row(event, _live_of(event, lives), source) for event in comments]
+            now = utcnow()
+            rows = [_comment_row(event, _live_of(event, lives), source, now) for event in comments]
             await store_comments(session, rows)
 
     async def _follow(
@@ -226,7 +227,9 @@ def _events(
             continue
         for ignored in delivery.ignored:
             log.info("ignored in delivery %s: %s", queued.id, ignored)
-        comments.extend(delivery.comments)
+        comments.extend(
+            event._replace(received_at=queued.received_at) for event in delivery.comments
+        )
         statuses.extend(delivery.statuses)
     return comments, statuses
 
@@ -237,8 +240,11 @@ def _live_of(event: CommentEvent, lives: LiveIndex) -> Live | None:
     )
 
 
-def _comment_row(event: CommentEvent, live: Live | None, source: str) -> dict[str, object]:
+def _comment_row(
+    event: CommentEvent, live: Live | None, source: str, now: datetime
+) -> dict[str, object]:
     row: dict[str, object] = event._asdict()
+    row["received_at"] = event.received_at or now
     row["live_id"] = live.id if live else None
     row["source"] = source
     return row

@@ -179,10 +179,18 @@ class SqlInbox:
                     claimed_until=now + self._lease,
                     attempts=InboxDelivery.attempts + 1,
                 )
-                .returning(InboxDelivery.id, InboxDelivery.body, InboxDelivery.attempts)
+                .returning(
+                    InboxDelivery.id,
+                    InboxDelivery.body,
+                    InboxDelivery.received_at,
+                    InboxDelivery.attempts,
+                )
             )
             claimed = sorted(rows.all())
-        return [QueuedDelivery(str(row_id), body, attempts) for row_id, body, attempts in claimed]
+        return [
+            QueuedDelivery(str(row_id), body, received_at, attempts)
+            for row_id, body, received_at, attempts in claimed
+        ]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if not ids:

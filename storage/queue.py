@@ -12,6 +12,7 @@ from typing import Protocol
 class QueuedDelivery:
     id: str
     body: bytes
+    received_at: datetime  # when the webhook route queued it: when its comments reached us
     # How many times a worker has taken it, this time included.
     attempts: int = 1
 

@@ -185,13 +185,13 @@ def chunks_by_size(bodies: Sequence[bytes], max_bytes: int) -> list[list[bytes]]
 def _delivery(
     entry_id: bytes | str, fields: dict[bytes, bytes], attempts: int = 1
 ) -> QueuedDelivery:
-    return QueuedDelivery(_text(entry_id), fields[BODY], attempts)
+    ident = _text(entry_id)
+    return QueuedDelivery(ident, fields[BODY], _added_at(ident), attempts)
 
 
 def _parked(entry_id: bytes | str, fields: dict[bytes, bytes]) -> ParkedDelivery:
     ident = _text(entry_id)
-    # A stream entry's id starts with its time in milliseconds.
-    at = datetime.fromtimestamp(int(ident.split("-")[0]) / 1000, UTC)
+    at = _added_at(ident)
     return ParkedDelivery(
         ident, fields[BODY], int(fields[ATTEMPTS]), fields[ERROR].decode(errors="replace"), at
     )
@@ -199,3 +199,8 @@ def _parked(entry_id: bytes | str, fields: dict[bytes, bytes]) -> ParkedDelivery
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+def _added_at(entry_id: str) -> datetime:
+    """When an entry was added: its id starts with Redis's time in milliseconds."""
+    return datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)

@@ -19,6 +19,7 @@ from bot.settings import Settings
 from storage.models import Comment, OrderLine, Sku, WaitlistEntry
 from storage.queue import QueuedDelivery
 from storage.stock_backends import RedisStock
+from storage.types import utcnow
 from tests.pipeline import PAGE, VIDEO, comment_changes, start_test_live
 
 SKU = "A1-RED-M"  # 20 in stock in the test lineup, at most 5 per buyer
@@ -45,7 +46,8 @@ async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 def delivery(ident: str, authored: list[tuple[str, str]], start: int) -> QueuedDelivery:
     changes = comment_changes(authored, start=start)
-    return QueuedDelivery(ident, signed_body(envelope("page", [(PAGE, changes)]), "x")[0])
+    body = signed_body(envelope("page", [(PAGE, changes)]), "x")[0]
+    return QueuedDelivery(ident, body, utcnow())
 
 
 async def processed_comments(runtime: Runtime) -> int:

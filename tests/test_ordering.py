@@ -2,6 +2,7 @@
 
 Runs on SQLite and PostgreSQL, with the database queue and SQL stock, and with Redis."""
 
+import asyncio
 from datetime import timedelta
 
 import orjson
@@ -106,7 +107,7 @@ async def test_a_comment_stored_by_an_unfinished_try_is_processed_when_it_comes_
     events = read_delivery(check_envelope(orjson.loads(body))).comments
     await pipeline.store(events, source="webhook")
     assert await count(runtime, Comment, Comment.status == "received") == 1
-    report = await pipeline.handle([QueuedDelivery("again", body)])
+    report = await pipeline.handle([QueuedDelivery("again", body, utcnow())])
     assert report.processed == 1
     assert await cart(runtime, "u1") == {"A2": 2}
     assert await count(runtime, Comment, Comment.status == "processed") == 1
@@ -217,6 +218,27 @@ async def test_shortage_goes_to_the_waitlist_and_a_cancel_promotes_it(runtime: R
     assert await cart(runtime, "u16") == {"C7": 1}
     assert await count(runtime, WaitlistEntry, WaitlistEntry.status == "waiting") == 0
     assert await stock_of(runtime, "C7") == (15, 15, 0)
+
+
+async def test_the_waitlist_keeps_the_order_comments_reached_us_whichever_is_stored_first(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [(f"u{n}", "C7+1") for n in range(15)])  # sold out
+    for start, author in ((100, "early"), (101, "late")):
+        changes = comment_changes([(author, "C7+1")], start=start)
+        await runtime.queue.put(signed_body(envelope("page", [(PAGE, changes)]), "x")[0])
+        await asyncio.sleep(0.01)  # apart on Redis's millisecond clock too
+    deliveries = await runtime.queue.take("test", 10, 1.0)
+    assert len(deliveries) == 2
+    # Two workers: the one holding the later delivery stores it first.
+    pipeline = Pipeline.for_runtime(runtime)
+    for delivery in reversed(deliveries):
+        await pipeline.handle([delivery])
+    await runtime.queue.ack([delivery.id for delivery in deliveries])
+    await comment_on(runtime, [("u3", "取消C7")], start=200)
+    assert await cart(runtime, "early") == {"C7": 1}
+    assert await cart(runtime, "late") == {}
 
 
 async def test_cancels_in_one_batch_drop_waiting_units_one_after_the_other(

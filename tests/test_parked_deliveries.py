@@ -21,6 +21,7 @@ from storage.inbox import SqlInbox
 from storage.models import Comment, OutboxMessage
 from storage.queue import DeliveryQueue, QueuedDelivery
 from storage.stream import RedisStreamQueue
+from storage.types import utcnow
 from tests.cli import clean_env, livecart
 from tests.pipeline import PAGE, comment_changes, comment_on, drain, start_test_live
 
@@ -187,7 +188,7 @@ async def test_a_nul_in_a_comment_is_dropped_and_the_comment_orders(runtime: Run
 def test_each_parking_has_an_alert_of_its_own() -> None:
     """SQLite gives queue ids again once the inbox is empty: an alert keyed by one would be
     taken for an earlier parking's and never sent."""
-    parked = [(QueuedDelivery("1", b"x", PARK_AFTER), "DataError: no")]
+    parked = [(QueuedDelivery("1", b"x", utcnow(), PARK_AFTER), "DataError: no")]
     (first, payload), (second, _) = parked_alert(parked), parked_alert(parked)
     assert first != second
     assert payload["alert"] == "delivery_parked" and "DataError: no" in str(payload["text"])

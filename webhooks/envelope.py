@@ -44,6 +44,8 @@ class CommentEvent(NamedTuple):
     author_name: str | None = None
     text: str | None = None
     created_time: datetime | None = None
+    # When the delivery reached us (its queue's time); None from a poll: the time it is stored.
+    received_at: datetime | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
