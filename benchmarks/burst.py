@@ -69,7 +69,7 @@ from bot.loop import run_async
 from bot.simulation import CommentMix, Viewer, WebhookSender, percentile, viewers
 from parsers import compile_lineup, parse_comment, read_lineup
 from storage.db import SessionFactory, create_engine, session_factory
-from storage.models import Comment
+from storage.models import STANDING_ORDERS, Comment
 
 PAGE_ID, VIDEO_ID, PAGE_TOKEN = "700800900", "800900100", "burst-page-token"
 FLASH = "F1"
@@ -617,7 +617,7 @@ async def _holdings(staff: aiohttp.ClientSession, url: str, live_id: int) -> Hol
         orders = await response.json()
     held = Counter[str]()
     for order in orders:
-        if order["status"] in ("reserved", "confirmed"):
+        if order["status"] in STANDING_ORDERS:
             for line in order["lines"]:
                 if line["sku"] == FLASH and line["quantity"] > 0:
                     held[order["buyer"]["id"]] += line["quantity"]

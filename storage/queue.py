@@ -12,7 +12,9 @@ from typing import Protocol
 class QueuedDelivery:
     id: str
     body: bytes
-    received_at: datetime  # when the webhook route queued it: when its comments reached us
+    # When the webhook route queued it (its comments reached us); for a parked delivery queued
+    # again, when it was queued again.
+    received_at: datetime
     # How many times a worker has taken it, this time included.
     attempts: int = 1
 

@@ -148,6 +148,9 @@ class ReplyDispatcher:
         self._live_pages: set[str] = set()  # pages whose last row was an Instagram live reply
         self._stopping = False
         self._redis_failing = False  # the last take met a Redis that did not answer
+        # Pages whose replies this process does not try until then (clock): Redis did not
+        # answer for their pace.
+        self._redis_waits: dict[str, float] = {}
 
     # --- running ----------------------------------------------------------------------------
 
@@ -289,6 +292,11 @@ class ReplyDispatcher:
             if pace.held_until(now) is not None
             for partition in page_partitions(page_id)
         }
+        for page_id, until in list(self._redis_waits.items()):
+            if until > now:
+                busy.update(page_partitions(page_id))
+            else:
+                del self._redis_waits[page_id]
         for partition, queued in self._queued.items():
             if queued >= self._queue_cap(partition):
                 busy.add(partition)
@@ -330,17 +338,26 @@ class ReplyDispatcher:
         # claimed again, rather than come back to another sender while this one still holds
         # it (a slow lane, a slowed Page).
         deadline = self._clock() + self._policy.lease.total_seconds() / 2
+        if self._waits_for_redis(job.page_id):
+            return self._redis_release(job)
         try:
             allowed = await self._limiter.acquire(
                 f"{job.platform}:{job.page_id}:{job.lane}",
                 lambda: self._current_pace(job, pace),
-                give_up=lambda: self._must_wait(ready, pace) or self._clock() > deadline,
+                give_up=lambda: (
+                    self._must_wait(ready, pace)
+                    or self._clock() > deadline
+                    or self._waits_for_redis(job.page_id)
+                ),
             )
         except BucketsUnavailable as error:
             return self._wait_for_redis(job, error)
-        if self._redis_failing:
+        if allowed and self._redis_failing:
             self._redis_failing = False
             log.info("Redis answers for reply paces again: replies go out")
+        if not allowed and self._waits_for_redis(job.page_id):
+            # Queued behind the take that found Redis silent: not one more ask of it.
+            return self._redis_release(job)
         if not allowed:
             return self._give_back(ready, pace)
         try:
@@ -375,19 +392,24 @@ class ReplyDispatcher:
         )
 
     def _wait_for_redis(self, job: ReplyJob, error: BucketsUnavailable) -> Release:
-        """A reply whose pace Redis cannot tell goes back untried, with its account's other
-        rows: one look at Redis per account every IDLE_AFTER_ERROR, one warning per outage."""
+        """Redis did not answer for a reply's pace: this process leaves the account's replies
+        for IDLE_AFTER_ERROR (one ask of Redis per account each time), warning once an outage.
+        Other processes ask Redis for themselves: their connections may be fine."""
+        self._redis_waits[job.page_id] = self._clock() + IDLE_AFTER_ERROR
         if not self._redis_failing:
             self._redis_failing = True
             log.warning(
                 "%s; replies wait, each account tried again every %.0f s", error, IDLE_AFTER_ERROR
             )
-        return Release(
-            job.message.id,
-            self._wall_clock() + timedelta(seconds=IDLE_AFTER_ERROR),
-            hold_partitions=page_partitions(job.page_id),
-            hold_kinds=REPLY_KINDS,
-        )
+        return self._redis_release(job)
+
+    def _waits_for_redis(self, page_id: str) -> bool:
+        until = self._redis_waits.get(page_id)
+        return until is not None and until > self._clock()
+
+    def _redis_release(self, job: ReplyJob) -> Release:
+        """Back to the outbox untried, when this process looks at the account again."""
+        return Release(job.message.id, self._wall_clock() + timedelta(seconds=IDLE_AFTER_ERROR))
 
     def _give_back(self, ready: _Ready, pace: PagePace) -> Release:
         """A row that waited for its turn and may not go now: back to the outbox, untried."""

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import insert, select
 
@@ -187,16 +188,28 @@ Json = dict[str, Any]
 
 
 class Gate:
-    """A TCP forwarder in front of a real server: shut, its address refuses connections (an
-    outage); opened again, it forwards on the same port."""
+    """A TCP forwarder in front of a real server at `url`: shut, its port refuses connections (an
+    outage); silent, it accepts them and never answers (a hung server); opened again, it
+    forwards on the same port. `url` is the server's URL through the gate."""
 
-    def __init__(self, host: str, port: int) -> None:
-        self._target = (host, port)
+    def __init__(self, url: str) -> None:
+        self._parts = urlsplit(url)
         self.port = 0
+        self.connections = 0  # accepted while silent
+        self._answering = True
         self._server: asyncio.Server | None = None
         self._writers: list[asyncio.StreamWriter] = []
 
-    async def open(self) -> None:
+    @property
+    def url(self) -> str:
+        credentials, _, _ = self._parts.netloc.rpartition("@")
+        netloc = f"127.0.0.1:{self.port}"
+        if credentials:
+            netloc = f"{credentials}@{netloc}"
+        return self._parts._replace(netloc=netloc).geturl()
+
+    async def open(self, *, answering: bool = True) -> None:
+        self._answering = answering
         self._server = await asyncio.start_server(self._forward, "127.0.0.1", self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
@@ -211,8 +224,14 @@ class Gate:
         self._server = None
 
     async def _forward(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        upstream_reader, upstream_writer = await asyncio.open_connection(*self._target)
-        self._writers += [writer, upstream_writer]
+        self._writers.append(writer)
+        if not self._answering:
+            self.connections += 1
+            await reader.read()  # until the client hangs up
+            return
+        host, port = self._parts.hostname or "127.0.0.1", self._parts.port or 6379
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, port)
+        self._writers.append(upstream_writer)
         await asyncio.gather(
             _pipe(reader, upstream_writer), _pipe(upstream_reader, writer), return_exceptions=True
         )

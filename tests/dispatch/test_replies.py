@@ -11,7 +11,6 @@ import statistics
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -247,18 +246,18 @@ async def test_while_redis_is_down_each_account_waits_and_one_warning_tells_it(
 ) -> None:
     await add_replies(sessions, PAGE, comments("page", 4))
     await add_replies(sessions, OTHER_PAGE, ["other_1"])
-    address = urlsplit(redis_url)
-    gate = Gate(address.hostname or "127.0.0.1", address.port or 6379)
+    gate = Gate(redis_url)
     await gate.open()
     await gate.shut()  # Redis goes away
-    client = Redis.from_url(f"redis://127.0.0.1:{gate.port}/0", socket_connect_timeout=0.5)
-    now = utcnow()
+    client = Redis.from_url(gate.url, socket_connect_timeout=0.5)
+    wall, clock = utcnow(), 0.0
     sender = ReplyDispatcher(
         sessions,
         graph,
         make_settings(),
         policy=dataclasses.replace(FAST, concurrency=1),  # one row a claim
-        wall_clock=lambda: now,
+        wall_clock=lambda: wall,
+        clock=lambda: clock,
         buckets=RedisBuckets(client, RedisKeys(redis_prefix)),
     )
 
@@ -269,29 +268,65 @@ async def test_while_redis_is_down_each_account_waits_and_one_warning_tells_it(
             count += 1
         return count
 
-    def warnings() -> list[str]:
-        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    def said(level: int) -> list[str]:
+        return [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "livecart.dispatch" and r.levelno == level
+        ]
 
     caplog.set_level(logging.INFO, logger="livecart.dispatch")
     try:
-        # The first row of each account goes back with the account's other rows: one claim each.
+        # The first row of each account goes back and the account waits: one claim each.
         assert await claims() == 2
         assert all((row.status, row.attempts) == ("pending", 0) for row in await rows(sessions))
-        now += timedelta(seconds=3)
+        wall, clock = wall + timedelta(seconds=3), clock + 3
         assert await claims() == 2  # still down: one more look per account
-        assert len(warnings()) == 1
-        assert "Redis did not answer" in warnings()[0]
+        assert len(said(logging.WARNING)) == 1
+        assert "Redis did not answer" in said(logging.WARNING)[0]
 
         await gate.open()
-        now += timedelta(seconds=3)
+        wall, clock = wall + timedelta(seconds=3), clock + 3
         assert await claims() == 5
         assert await statuses(sessions) == {"sent": 5}
-        assert len(warnings()) == 1  # no more warnings once it answers
-        assert any("Redis answers for reply paces again" in r.getMessage() for r in caplog.records)
+        assert len(said(logging.WARNING)) == 1  # no more warnings once it answers
+        assert said(logging.INFO)[-1] == "Redis answers for reply paces again: replies go out"
     finally:
         await client.aclose()
         await gate.shut()
     assert len(fake.messages) == 5
+
+
+async def test_replies_claimed_behind_a_silent_redis_do_not_each_wait_for_it(
+    sessions: SessionFactory,
+    redis_url: str,
+    redis_prefix: str,
+    fake: FakeGraph,
+    graph: GraphClient,
+    make_settings: MakeSettings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr("storage.redis_buckets.TAKE_TIMEOUT", 0.3)
+    await add_replies(sessions, PAGE, comments("page", 4))
+    gate = Gate(redis_url)
+    await gate.open(answering=False)
+    client = Redis.from_url(gate.url)
+    try:
+        sender = ReplyDispatcher(
+            sessions,
+            graph,
+            make_settings(),
+            policy=FAST,
+            buckets=RedisBuckets(client, RedisKeys(redis_prefix)),
+        )
+        assert await sender.drain_once() == 4  # one claim holds all four
+    finally:
+        await client.aclose()
+        await gate.shut()
+    # The first take waited for Redis and gave up; the three queued behind it never asked.
+    assert gate.connections == 1
+    assert all((row.status, row.attempts) == ("pending", 0) for row in await rows(sessions))
+    assert fake.requests == []
 
 
 async def test_instagram_lives_and_posts_keep_to_their_own_limits(
