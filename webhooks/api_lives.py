@@ -109,17 +109,10 @@ async def live_json(session: AsyncSession, live: Live) -> JsonObject:
             ).where(Comment.live_id == live.id, Comment.verb == "add")
         )
     ).one()
-    counted = dict(
-        (
-            await session.execute(
-                select(Order.status, func.count())
-                .where(Order.live_id == live.id)
-                .group_by(Order.status)
-            )
-        )
-        .tuples()
-        .all()
+    by_status = await session.execute(
+        select(Order.status, func.count()).where(Order.live_id == live.id).group_by(Order.status)
     )
+    counted: dict[str, int] = {status: count for status, count in by_status.all()}
     reserved = await session.scalar(
         select(func.coalesce(func.sum(OrderLine.quantity), 0))
         .join(Order, Order.id == OrderLine.order_id)
