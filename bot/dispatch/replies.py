@@ -338,8 +338,6 @@ class ReplyDispatcher:
         # claimed again, rather than come back to another sender while this one still holds
         # it (a slow lane, a slowed Page).
         deadline = self._clock() + self._policy.lease.total_seconds() / 2
-        if self._waits_for_redis(job.page_id):
-            return self._redis_release(job)
         try:
             allowed = await self._limiter.acquire(
                 f"{job.platform}:{job.page_id}:{job.lane}",
@@ -356,7 +354,8 @@ class ReplyDispatcher:
             self._redis_failing = False
             log.info("Redis answers for reply paces again: replies go out")
         if not allowed and self._waits_for_redis(job.page_id):
-            # Queued behind the take that found Redis silent: not one more ask of it.
+            # Redis was found silent for this account (by this take's turn or one before it):
+            # not one more ask of it.
             return self._redis_release(job)
         if not allowed:
             return self._give_back(ready, pace)
