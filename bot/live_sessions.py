@@ -16,7 +16,7 @@ from storage import orders
 from storage.db import dialect_of
 from storage.lineups import apply_lineup
 from storage.lives import OPEN_STATUSES
-from storage.models import LineupItem, Live
+from storage.models import LineupItem, Live, most_characters
 from storage.stock import StockRefused
 from storage.types import utcnow
 
@@ -59,6 +59,18 @@ async def start_live(session: AsyncSession, spec: LiveSpec) -> Live:
     post_id = spec.post_id
     if post_id is None and spec.platform == "facebook" and spec.video_id:
         post_id = f"{spec.page_id}_{spec.video_id}"
+    named = {
+        "page_id": spec.page_id,
+        "video_id": spec.video_id,
+        "post_id": post_id,
+        "live_video_id": spec.live_video_id,
+        "title": spec.title,
+    }
+    for name, value in named.items():
+        longest = most_characters(getattr(Live, name))
+        if value is not None and len(value) > longest:
+            # Longer than the database keeps: PostgreSQL would refuse the row.
+            raise LiveRefused(f"The {name} is longer than {longest} characters.")
     now = utcnow()
     if dialect_of(session) == "postgresql":
         # Two starts on one video at once: the second waits for the first, then sees it.

@@ -47,11 +47,21 @@ Reading = tuple[str, list[JsonObject], str | None]
 Candidate = dict[str, object]
 
 
+# A review's reason when its buyer is blocked: staff who approve it order for them knowingly.
+BLOCKED = "the buyer is blocked"
+
+
 @dataclass(frozen=True, slots=True)
 class Review:
     comment: CommentView
     reason: str
     candidates: list[Candidate]
+
+    def noting(self, buyer: Buyer) -> Review:
+        """This review, saying so when its buyer is blocked."""
+        if not buyer.blocked or BLOCKED in self.reason:
+            return self
+        return Review(self.comment, f"{self.reason}; {BLOCKED}", self.candidates)
 
 
 class CommentProcessor:
@@ -127,14 +137,19 @@ class CommentProcessor:
         honour_blocks: bool = True,
     ) -> None:
         """Order what `orders` ask (a blocked buyer's order goes to staff instead, unless staff
-        decided it), answer `closed` comments, and keep `reviews` for staff."""
-        reviews = list(reviews)
-        buyers = await ensure_buyers(session, [(_identity(c), c.author_name) for c, _, _ in orders])
+        decided it), answer `closed` comments, and keep `reviews` for staff (saying which
+        buyers are blocked, so that approving one is a decision made knowingly)."""
+        buyers = await ensure_buyers(
+            session,
+            [(_identity(c), c.author_name) for c, _, _ in orders]
+            + [(_identity(r.comment), r.comment.author_name) for r in reviews],
+        )
+        reviews = [review.noting(buyers[_identity(review.comment)]) for review in reviews]
         ordering: list[OrderComment] = []
         for comment, live, items in orders:
             buyer = buyers[_identity(comment)]
             if buyer.blocked and honour_blocks:
-                reviews.append(Review(comment, "the buyer is blocked", _as_candidates([items])))
+                reviews.append(Review(comment, BLOCKED, _as_candidates([items])))
                 continue
             ordering.append(_order_comment(comment, live, buyer, items))
         placed = await place_orders(
@@ -318,6 +333,12 @@ def _alert(alert: str, text: str, key: str) -> Outgoing:
 def _staff_review(comment: CommentView) -> Outgoing:
     """Tells the staff bot a comment waits for a decision (it reads the review when sending)."""
     return Outgoing("staff_review", f"review:{comment.id}", "staff", {"comment_id": comment.id})
+
+
+async def is_blocked(session: AsyncSession, comment: CommentView) -> bool:
+    """Whether the comment's writer is a blocked member now."""
+    key = _identity(comment)
+    return (await ensure_buyers(session, [(key, comment.author_name)]))[key].blocked
 
 
 def _identity(comment: CommentView) -> IdentityKey:

@@ -12,15 +12,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import replies
 from bot.cart import Item
 from bot.lives import ordering_state, written_at
-from bot.processing import CommentProcessor, languages_of
-from storage.models import Comment, Live, ReviewItem
+from bot.processing import BLOCKED, CommentProcessor, is_blocked, languages_of
+from bot.runtime import Runtime
+from storage.db import retrying_races
+from storage.models import Comment, Live, ReviewItem, most_characters
 from storage.outbox import add_outbox
+from storage.types import utcnow
 
 REJECT = "reject"
+MOST_STAFF_NAME = most_characters(ReviewItem.decided_by)
 
 
 class ReviewRefused(ValueError):
     """The choice is not one of the review's options (a 4xx for whoever asked)."""
+
+
+class BuyerBlocked(ReviewRefused):
+    """The buyer was blocked after the review was made: an order needs a knowing decision."""
 
 
 class UnknownReview(LookupError):
@@ -42,6 +50,18 @@ def describe(items: list[dict[str, object]]) -> str:
     )
 
 
+async def decide_now(runtime: Runtime, review_id: int, choice: int | str, staff: str) -> Decided:
+    """`decide` in a transaction of its own, run again when it loses a race with a pipeline
+    batch (both opening the buyer's first cart, say)."""
+    processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
+
+    async def transaction() -> Decided:
+        async with runtime.sessions.begin() as session:
+            return await decide(session, processor, review_id, choice, staff, now=utcnow())
+
+    return await retrying_races(transaction, f"a decision on review {review_id}")
+
+
 async def decide(
     session: AsyncSession,
     processor: CommentProcessor,
@@ -57,6 +77,13 @@ async def decide(
     if review.status != "open":
         return _already(review)
     items = _chosen(review, choice)
+    comment = await session.get(Comment, review.comment_id)
+    assert comment is not None
+    if items is not None and BLOCKED not in review.reason and await is_blocked(session, comment):
+        raise BuyerBlocked(
+            "The buyer was blocked after this comment came in: reject it, or unblock them "
+            "(livecart members import) to order."
+        )
     label = REJECT if items is None else describe(items)
     won = await session.scalar(
         update(ReviewItem)
@@ -72,8 +99,6 @@ async def decide(
     if won is None:  # another press won the race
         await session.refresh(review)
         return _already(review)
-    comment = await session.get(Comment, review.comment_id)
-    assert comment is not None
     live = await session.get(Live, comment.live_id) if comment.live_id is not None else None
     if items is None or live is None:
         await _reject(session, processor, comment)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Connection, Table, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, inspect, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
@@ -208,7 +208,13 @@ class SqlInbox:
             await session.execute(
                 insert(PARKED),
                 [
-                    {"body": d.body, "attempts": d.attempts, "error": error, "parked_at": now}
+                    {
+                        "body": d.body,
+                        "attempts": d.attempts,
+                        "error": error,
+                        "parked_at": now,
+                        "received_at": d.received_at,
+                    }
                     for d, error in failed
                 ],
             )
@@ -221,21 +227,28 @@ class SqlInbox:
             count = await session.scalar(select(func.count()).select_from(PARKED))
             rows = await session.execute(select(PARKED).order_by(PARKED.c.id).limit(limit))
         return int(count or 0), [
-            ParkedDelivery(str(row.id), row.body, row.attempts, row.error, row.parked_at)
+            ParkedDelivery(
+                str(row.id), row.body, row.attempts, row.error, row.parked_at, row.received_at
+            )
             for row in rows
         ]
 
     async def unpark(self) -> int:
-        now = utcnow()
         async with self._writers.turn(), self._sessions.begin() as session:
-            rows = (await session.execute(select(PARKED.c.id, PARKED.c.body).order_by("id"))).all()
+            rows = (
+                await session.execute(
+                    select(PARKED.c.id, PARKED.c.body, PARKED.c.received_at).order_by("id")
+                )
+            ).all()
             if not rows:
                 return 0
             await session.execute(
                 insert(INBOX),
-                [{"body": body, "received_at": now, "attempts": 0} for _, body in rows],
+                [{"body": body, "received_at": at, "attempts": 0} for _, body, at in rows],
             )
-            await session.execute(delete(PARKED).where(PARKED.c.id.in_([i for i, _ in rows])))
+            await session.execute(
+                delete(PARKED).where(PARKED.c.id.in_([row_id for row_id, _, _ in rows]))
+            )
         self._arrived.set()
         return len(rows)
 
@@ -258,3 +271,11 @@ def _create_inbox_table(connection: Connection) -> None:
     # The inbox file holds only the queue's own tables; the database's schema is Alembic's.
     INBOX.create(connection, checkfirst=True)
     PARKED.create(connection, checkfirst=True)
+    columns = {column["name"] for column in inspect(connection).get_columns(PARKED.name)}
+    if "received_at" not in columns:
+        # A file from before parked deliveries kept their arrival time (the database's own
+        # table: migration 0005), with the same stand-in for the rows parked then.
+        connection.exec_driver_sql(
+            "ALTER TABLE inbox_parked ADD COLUMN received_at DATETIME NOT NULL DEFAULT ''"
+        )
+        connection.exec_driver_sql("UPDATE inbox_parked SET received_at = parked_at")

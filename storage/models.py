@@ -24,7 +24,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
 from storage.types import BigId, Money, UTCDateTime, utcnow
 
@@ -46,6 +46,13 @@ class Base(DeclarativeBase):
 
 def _created() -> Mapped[datetime]:
     return mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def most_characters(column: InstrumentedAttribute[str | None]) -> int:
+    """How long a text a String column keeps: PostgreSQL refuses a longer one."""
+    length = column.type.length
+    assert isinstance(length, int), f"{column} has no length"
+    return length
 
 
 # --- catalog and stock -------------------------------------------------------------------
@@ -220,6 +227,8 @@ class InboxParked(Base):
     attempts: Mapped[int] = mapped_column(Integer)
     error: Mapped[str] = mapped_column(Text)
     parked_at: Mapped[datetime] = _created()
+    # When it first reached the queue: queued again, its comments keep their place in line.
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class Comment(Base):

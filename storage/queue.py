@@ -12,8 +12,8 @@ from typing import Protocol
 class QueuedDelivery:
     id: str
     body: bytes
-    # When the webhook route queued it (its comments reached us); for a parked delivery queued
-    # again, when it was queued again.
+    # When the webhook route first queued it (its comments reached us), kept when it is
+    # parked and queued again.
     received_at: datetime
     # How many times a worker has taken it, this time included.
     attempts: int = 1
@@ -28,6 +28,7 @@ class ParkedDelivery:
     attempts: int
     error: str
     parked_at: datetime
+    received_at: datetime
 
 
 class DeliveryQueue(Protocol):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 from redis.asyncio import Redis
@@ -22,6 +22,11 @@ from storage.redis_keys import RedisKeys
 BODY = b"body"
 ATTEMPTS = b"attempts"
 ERROR = b"error"
+# A parked entry's, and one queued again from it: when the delivery first reached the queue
+# (microseconds since the epoch). An entry without it arrived when it was added.
+RECEIVED = b"received"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 # A whole group is one command: a pipeline of XADDs costs the client a packed command and a
 # parsed reply per delivery, several times the CPU of one script call carrying every body.
 APPEND = f"""
@@ -125,7 +130,12 @@ class RedisStreamQueue:
             return
         async with self._redis.pipeline(transaction=True) as pipe:
             for delivery, error in failed:
-                fields = {BODY: delivery.body, ATTEMPTS: delivery.attempts, ERROR: error}
+                fields = {
+                    BODY: delivery.body,
+                    ATTEMPTS: delivery.attempts,
+                    ERROR: error,
+                    RECEIVED: _microseconds(delivery.received_at),
+                }
                 pipe.xadd(self._keys.inbox_parked, fields)  # type: ignore[arg-type]
             ids = [delivery.id for delivery, _ in failed]
             pipe.xack(self._keys.inbox, self._keys.inbox_group, *ids)
@@ -140,12 +150,17 @@ class RedisStreamQueue:
     async def unpark(self) -> int:
         """Back into the inbox stream in chunks, each deleted from the parked stream once it is
         queued: a crash in between queues a delivery twice, and the comments' unique key makes
-        the second copy change nothing."""
+        the second copy change nothing. Each keeps when it first reached the queue."""
         moved = 0
         while entries := cast(
             list[Entry], await self._redis.xrange(self._keys.inbox_parked, count=500)
         ):
-            await self._append([fields[BODY] for _, fields in entries])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for entry_id, fields in entries:
+                    received = _microseconds(_parked(entry_id, fields).received_at)
+                    queued = {BODY: fields[BODY], RECEIVED: received}
+                    pipe.xadd(self._keys.inbox, queued)  # type: ignore[arg-type]
+                await pipe.execute()
             await self._redis.xdel(self._keys.inbox_parked, *[i for i, _ in entries])
             moved += len(entries)
         return moved
@@ -186,14 +201,18 @@ def _delivery(
     entry_id: bytes | str, fields: dict[bytes, bytes], attempts: int = 1
 ) -> QueuedDelivery:
     ident = _text(entry_id)
-    return QueuedDelivery(ident, fields[BODY], _added_at(ident), attempts)
+    return QueuedDelivery(ident, fields[BODY], _received_at(ident, fields), attempts)
 
 
 def _parked(entry_id: bytes | str, fields: dict[bytes, bytes]) -> ParkedDelivery:
     ident = _text(entry_id)
-    at = _added_at(ident)
     return ParkedDelivery(
-        ident, fields[BODY], int(fields[ATTEMPTS]), fields[ERROR].decode(errors="replace"), at
+        ident,
+        fields[BODY],
+        int(fields[ATTEMPTS]),
+        fields[ERROR].decode(errors="replace"),
+        _added_at(ident),
+        _received_at(ident, fields),
     )
 
 
@@ -204,3 +223,16 @@ def _text(value: bytes | str) -> str:
 def _added_at(entry_id: str) -> datetime:
     """When an entry was added: its id starts with Redis's time in milliseconds."""
     return datetime.fromtimestamp(int(entry_id.split("-")[0]) / 1000, UTC)
+
+
+def _received_at(entry_id: str, fields: dict[bytes, bytes]) -> datetime:
+    """When the entry's delivery first reached the queue (a parked entry from before parked
+    deliveries kept it: when it was parked)."""
+    received = fields.get(RECEIVED)
+    if received is None:
+        return _added_at(entry_id)
+    return _EPOCH + int(received) * _MICROSECOND
+
+
+def _microseconds(at: datetime) -> int:
+    return (at - _EPOCH) // _MICROSECOND

@@ -12,15 +12,19 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select
 
+from bot.cart import Item
 from bot.fakes.meta_webhooks import envelope, signed_body
 from bot.pipeline import Pipeline
+from bot.processing import CommentProcessor
+from bot.reviews import decide_now
 from bot.runtime import Runtime, open_runtime
 from bot.settings import Settings
-from storage.models import Comment, OrderLine, Sku, WaitlistEntry
+from storage.models import Comment, Live, OrderLine, ReviewItem, Sku, WaitlistEntry
 from storage.queue import QueuedDelivery
 from storage.stock_backends import RedisStock
 from storage.types import utcnow
-from tests.pipeline import PAGE, VIDEO, comment_changes, start_test_live
+from tests.pipeline import PAGE, VIDEO, comment_changes, comment_on, start_test_live
+from tests.test_ordering import cart
 
 SKU = "A1-RED-M"  # 20 in stock in the test lineup, at most 5 per buyer
 ORDER = "A1 紅 M +1"
@@ -131,3 +135,28 @@ async def test_a_batch_that_loses_a_deadlock_runs_again_whole(
     if isinstance(runtime.stock, RedisStock):
         # The rolled-back try took its units in Redis; the try that stored them took none more.
         assert await runtime.stock.gate.counters([SKU]) == {SKU: 18}
+
+
+async def test_a_review_decided_while_a_batch_opens_the_buyers_first_cart_is_decided_again(
+    runtime: Runtime,
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A1+1"), ("u1", "好漂亮")])  # a review, then chatter
+    async with runtime.sessions() as session:
+        review_id = await session.scalar(select(ReviewItem.id))
+        later = await session.scalar(select(Comment.id).where(Comment.text == "好漂亮"))
+    assert review_id is not None and later is not None
+    processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
+    async with runtime.sessions.begin() as batch:
+        # A batch opening the buyer's first cart (for the later comment), not yet committed.
+        comment = await batch.get(Comment, later)
+        assert comment is not None and comment.live_id is not None
+        live = await batch.get(Live, comment.live_id)
+        assert live is not None
+        await processor.act(batch, [(comment, live, (Item("add", "A2", 1),))], now=utcnow())
+        deciding = asyncio.create_task(decide_now(runtime, review_id, 0, "Mei"))
+        await asyncio.sleep(0.5)
+        assert not deciding.done()  # its cart waits for the batch's
+    decided = await deciding
+    assert (decided.decided_now, decided.decision) == (True, "A1-RED-M x1")
+    assert await cart(runtime, "u1") == {"A2": 1, "A1-RED-M": 1}

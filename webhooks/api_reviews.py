@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.processing import CommentProcessor
-from bot.reviews import REJECT, ReviewRefused, UnknownReview, decide, describe, open_reviews
-from storage.types import typed_id, utcnow
+from bot.reviews import (
+    MOST_STAFF_NAME,
+    REJECT,
+    BuyerBlocked,
+    ReviewRefused,
+    UnknownReview,
+    decide_now,
+    describe,
+    open_reviews,
+)
+from storage.types import typed_id
 from webhooks.keys import RUNTIME
 from webhooks.responses import BadRequest, json_body, json_response
 
@@ -43,19 +51,17 @@ async def decide_review(request: web.Request) -> web.Response:
         raise BadRequest(f'"choice" must be a reading\'s number or "{REJECT}".')
     if not isinstance(staff, str) or not staff.strip():
         raise BadRequest('"staff" must name who decides.')
-    processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
+    if len(staff.strip()) > MOST_STAFF_NAME:
+        raise BadRequest(f'"staff" is at most {MOST_STAFF_NAME} characters.', status=422)
+    review_id = typed_id(raw)
     try:
-        async with runtime.sessions.begin() as session:
-            decided = await decide(
-                session,
-                processor,
-                -1 if (review_id := typed_id(raw)) is None else review_id,
-                choice,
-                staff.strip(),
-                now=utcnow(),
-            )
+        decided = await decide_now(
+            runtime, -1 if review_id is None else review_id, choice, staff.strip()
+        )
     except UnknownReview:
         raise BadRequest(f"There is no review {raw}.", status=404) from None
+    except BuyerBlocked as blocked:
+        raise BadRequest(str(blocked), status=409) from None
     except ReviewRefused as refused:
         raise BadRequest(str(refused), status=422) from None
     if not decided.decided_now:

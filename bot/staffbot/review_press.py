@@ -9,18 +9,21 @@ from telegram import CallbackQuery, Update, User
 from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler
 
-from bot.processing import CommentProcessor
-from bot.reviews import REJECT, Decided, ReviewRefused, UnknownReview, decide
-from bot.runtime import Runtime
-from bot.staffbot.callback_data import PATTERN, ReviewButton, read_review_button
+from bot.reviews import (
+    MOST_STAFF_NAME,
+    REJECT,
+    Decided,
+    ReviewRefused,
+    UnknownReview,
+    decide_now,
+)
+from bot.staffbot.callback_data import PATTERN, read_review_button
 from bot.staffbot.card_edits import show_decided
 from bot.staffbot.context import StaffContext
 from bot.staffbot.records import ShownOn, card_by_review, shown_on
 from bot.staffbot.telegram_calls import with_retries
-from storage.types import utcnow
 
 log = logging.getLogger("livecart.staffbot")
-_MOST_NAME = 200  # reviews.decided_by
 
 
 async def decide_from_button(update: Update, context: StaffContext) -> None:
@@ -31,7 +34,9 @@ async def decide_from_button(update: Update, context: StaffContext) -> None:
     answer = "Something went wrong on our side; please press again."
     decided: Decided | None = None
     try:
-        decided = await _decide(context.runtime, button, staff_name(query.from_user))
+        decided = await decide_now(
+            context.runtime, button.review_id, button.choice, staff_name(query.from_user)
+        )
         answer = press_answer(decided)
     except UnknownReview:
         answer = "This review no longer exists."
@@ -57,15 +62,7 @@ def press_answer(decided: Decided) -> str:
 
 def staff_name(user: User) -> str:
     name = user.full_name.strip() or (user.username or str(user.id))
-    return name[:_MOST_NAME]
-
-
-async def _decide(runtime: Runtime, button: ReviewButton, staff: str) -> Decided:
-    processor = CommentProcessor(runtime.settings, runtime.stock, runtime.checkout_secret)
-    async with runtime.sessions.begin() as session:  # the decision and its order commit alone
-        return await decide(
-            session, processor, button.review_id, button.choice, staff, now=utcnow()
-        )
+    return name[:MOST_STAFF_NAME]
 
 
 async def _show_everywhere(context: StaffContext, review_id: int, pressed: ShownOn | None) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import shutil
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.runtime import open_runtime
@@ -74,3 +75,33 @@ async def test_deliveries_left_in_the_database_move_into_the_inbox_file(
     # A second start finds nothing left to move and keeps what is queued.
     async with open_runtime(settings, migrate=False) as runtime:
         assert await runtime.queue.depth() == 4
+
+
+async def test_deliveries_parked_in_an_inbox_file_from_before_arrival_times_keep_their_parking_time(
+    sqlite_template: Path, tmp_path: Path
+) -> None:
+    database = _migrated_database(sqlite_template, tmp_path)
+    with closing(sqlite3.connect(tmp_path / "shop.inbox.db")) as connection, connection:
+        # The inbox file's parked table as it was made before it kept arrival times.
+        connection.execute(
+            "CREATE TABLE inbox_parked (id INTEGER NOT NULL PRIMARY KEY, body BLOB NOT NULL,"
+            " attempts INTEGER NOT NULL, error TEXT NOT NULL, parked_at DATETIME NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO inbox_parked (body, attempts, error, parked_at)"
+            " VALUES (?, 5, 'ValueError: bad', '2026-11-20 10:00:00.000000')",
+            (b"old",),
+        )
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{database}")
+    async with open_runtime(settings, migrate=False) as runtime:
+        (parked,) = (await runtime.queue.parked(10))[1]
+        assert parked.received_at == parked.parked_at == datetime(2026, 11, 20, 10, tzinfo=UTC)
+        await runtime.queue.put(b"new")
+        (new,) = await runtime.queue.take("w1", 10, 0)
+        await runtime.queue.park([(new, "ValueError: bad too")])
+        assert await runtime.queue.unpark() == 2
+        taken = await runtime.queue.take("w1", 10, 0)
+        assert [(d.body, d.received_at) for d in taken] == [
+            (b"old", parked.received_at),
+            (b"new", new.received_at),
+        ]

@@ -142,10 +142,14 @@ async def test_parked_deliveries_leave_the_queue_and_come_back_on_unpark(
     count, parked = await queue.parked(1)
     assert count == 2
     assert [(p.body, p.attempts, p.error) for p in parked] == [(b"bad1", 1, "ValueError: one")]
+    assert parked[0].received_at == taken[1].received_at
+    await asyncio.sleep(0.01)  # queued again later than they first arrived
     assert await queue.unpark() == 2
     assert (await queue.parked(10))[0] == 0
     again = await queue.take("w1", 10, 0)
     assert [d.body for d in again] == [b"bad1", b"bad2"]
+    # Their comments keep their place in line (the waitlist goes by arrival).
+    assert [d.received_at for d in again] == [d.received_at for d in taken[1:]]
     assert await queue.unpark() == 0
 
 

@@ -5,12 +5,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.runtime import Runtime
-from storage.models import OutboxMessage
+from storage.models import Member, OutboxMessage
 from tests.pipeline import comment_on, start_test_live
-from tests.test_ordering import cart, stock_of
+from tests.test_ordering import _member, cart, stock_of
 from tests.webhooks.test_staff_api import AUTH
 from webhooks.app import build_app
 
@@ -82,3 +82,59 @@ async def test_bad_choices_are_refused(client: Client, runtime: Runtime) -> None
         )
         assert response.status == status
     assert (await client.post("/api/reviews/999", headers=AUTH, json={"choice": 0})).status == 404
+
+
+async def block(runtime: Runtime, author: str) -> None:
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Member).where(Member.id == await _member(runtime, author)).values(blocked=True)
+        )
+
+
+async def test_a_blocked_buyers_uncertain_comment_says_so_and_orders_only_knowingly(
+    client: Client, runtime: Runtime
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "A2+1")])
+    await block(runtime, "u1")
+    await comment_on(runtime, [("u1", "A1+1"), ("u2", "A1+1")], start=10)
+    waiting = await (await client.get("/api/reviews", headers=AUTH)).json()
+    assert [
+        (w["comment"]["author"]["id"], w["reason"].endswith("; the buyer is blocked"))
+        for w in waiting
+    ] == [("u1", True), ("u2", False)]
+    # Staff see the block on the card: choosing a reading orders anyway.
+    chosen = await client.post(
+        f"/api/reviews/{waiting[0]['id']}", headers=AUTH, json={"choice": 0, "staff": "Mei"}
+    )
+    assert chosen.status == 200
+    assert await cart(runtime, "u1") == {"A2": 1, "A1-RED-M": 1}
+    # Blocked after the card was made: no order without a decision that knows it.
+    await block(runtime, "u2")
+    refused = await client.post(
+        f"/api/reviews/{waiting[1]['id']}", headers=AUTH, json={"choice": 0, "staff": "Mei"}
+    )
+    assert refused.status == 409
+    assert "blocked" in (await refused.json())["error"]
+    assert await cart(runtime, "u2") == {"A2": 1}
+    assert await stock_of(runtime, "A1-RED-M") == (20, 1, 19)
+    rejected = await client.post(
+        f"/api/reviews/{waiting[1]['id']}", headers=AUTH, json={"choice": "reject", "staff": "Mei"}
+    )
+    assert rejected.status == 200
+
+
+async def test_a_staff_name_longer_than_kept_is_refused_and_the_review_stays_open(
+    client: Client, runtime: Runtime
+) -> None:
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A1+1")])
+    (item,) = await (await client.get("/api/reviews", headers=AUTH)).json()
+    path = f"/api/reviews/{item['id']}"
+    refused = await client.post(path, headers=AUTH, json={"choice": 0, "staff": "M" * 201})
+    assert refused.status == 422
+    assert (await refused.json())["error"] == '"staff" is at most 200 characters.'
+    assert [w["id"] for w in await (await client.get("/api/reviews", headers=AUTH)).json()] == [
+        item["id"]
+    ]
+    assert (await client.post(path, headers=AUTH, json={"choice": 0, "staff": "M" * 200})).ok

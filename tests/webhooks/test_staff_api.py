@@ -171,6 +171,17 @@ async def test_two_starts_on_one_video_at_once_make_one_live(client: Client) -> 
         ({"page_id": PAGE, "lineup_csv": LINEUP}, 400, "video_id"),
         ({"page_id": PAGE, "video_id": "1"}, 400, "lineup_csv"),
         ({"page_id": PAGE, "video_id": "1", "lineup_csv": "keyword,sku\nA1,X"}, 422, "line"),
+        # Longer than the database keeps (PostgreSQL would refuse the row: a 500).
+        (
+            {"page_id": PAGE, "video_id": "1", "lineup_csv": LINEUP, "title": "t" * 201},
+            422,
+            "The title is longer than 200 characters.",
+        ),
+        (
+            {"page_id": "9" * 65, "video_id": "1", "lineup_csv": LINEUP},
+            422,
+            "The page_id is longer than 64 characters.",
+        ),
     ],
 )
 async def test_bad_live_requests_say_what_is_wrong(
@@ -179,6 +190,7 @@ async def test_bad_live_requests_say_what_is_wrong(
     response = await client.post("/api/lives", headers=AUTH, json=body)
     assert response.status == status
     assert says in (await response.json())["error"]
+    assert (await client.get("/api/lives/1", headers=AUTH)).status == 404  # nothing half-made
 
 
 async def test_unknown_lives_and_keywords(client: Client) -> None:
