@@ -48,7 +48,14 @@ Candidate = dict[str, object]
 
 
 # A review's reason when its buyer is blocked: staff who approve it order for them knowingly.
+# First, so that a card that shortens a long reason still shows it.
 BLOCKED = "the buyer is blocked"
+
+
+def says_blocked(reason: str) -> bool:
+    """Whether a review's reason tells staff its buyer is blocked (parser reasons, which may
+    quote the viewer, never start with these words)."""
+    return reason == BLOCKED or reason.startswith(f"{BLOCKED}; ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +66,9 @@ class Review:
 
     def noting(self, buyer: Buyer) -> Review:
         """This review, saying so when its buyer is blocked."""
-        if not buyer.blocked or BLOCKED in self.reason:
+        if not buyer.blocked or says_blocked(self.reason):
             return self
-        return Review(self.comment, f"{self.reason}; {BLOCKED}", self.candidates)
+        return Review(self.comment, f"{BLOCKED}; {self.reason}", self.candidates)
 
 
 class CommentProcessor:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import replies
 from bot.cart import Item
 from bot.lives import ordering_state, written_at
-from bot.processing import BLOCKED, CommentProcessor, is_blocked, languages_of
+from bot.processing import CommentProcessor, is_blocked, languages_of, says_blocked
 from bot.runtime import Runtime
 from storage.db import retrying_races
 from storage.models import Comment, Live, ReviewItem, most_characters
@@ -79,11 +79,6 @@ async def decide(
     items = _chosen(review, choice)
     comment = await session.get(Comment, review.comment_id)
     assert comment is not None
-    if items is not None and BLOCKED not in review.reason and await is_blocked(session, comment):
-        raise BuyerBlocked(
-            "The buyer was blocked after this comment came in: reject it, or unblock them "
-            "(livecart members import) to order."
-        )
     label = REJECT if items is None else describe(items)
     won = await session.scalar(
         update(ReviewItem)
@@ -110,6 +105,12 @@ async def decide(
     ):
         await processor.act(session, [], closed=[(comment, live)], now=now)
     else:
+        if not says_blocked(review.reason) and await is_blocked(session, comment):
+            # Raised after the decision is written: the caller's transaction undoes it.
+            raise BuyerBlocked(
+                "The buyer was blocked after this comment came in: reject it, or unblock them "
+                "(livecart members import) to order."
+            )
         chosen = tuple(_item(i) for i in items)
         await processor.act(session, [(comment, live, chosen)], now=now, honour_blocks=False)
     return Decided(review_id, True, label, staff)

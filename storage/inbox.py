@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Connection, Table, delete, func, insert, inspect, or_, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from storage.db import WriterTurns, chunked, create_engine, insert_rows, session_factory
@@ -274,8 +275,13 @@ def _create_inbox_table(connection: Connection) -> None:
     columns = {column["name"] for column in inspect(connection).get_columns(PARKED.name)}
     if "received_at" not in columns:
         # A file from before parked deliveries kept their arrival time (the database's own
-        # table: migration 0005), with the same stand-in for the rows parked then.
-        connection.exec_driver_sql(
-            "ALTER TABLE inbox_parked ADD COLUMN received_at DATETIME NOT NULL DEFAULT ''"
-        )
-        connection.exec_driver_sql("UPDATE inbox_parked SET received_at = parked_at")
+        # table: migration 0005). Another process opening the file may add it first.
+        with contextlib.suppress(OperationalError):
+            connection.exec_driver_sql(
+                "ALTER TABLE inbox_parked ADD COLUMN received_at DATETIME NOT NULL DEFAULT ''"
+            )
+    # Every open, in case an earlier one stopped between the two: the rows parked before the
+    # column take the nearest time known of them.
+    connection.exec_driver_sql(
+        "UPDATE inbox_parked SET received_at = parked_at WHERE received_at = ''"
+    )
