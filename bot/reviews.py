@@ -77,8 +77,6 @@ async def decide(
     if review.status != "open":
         return _already(review)
     items = _chosen(review, choice)
-    comment = await session.get(Comment, review.comment_id)
-    assert comment is not None
     label = REJECT if items is None else describe(items)
     won = await session.scalar(
         update(ReviewItem)
@@ -94,6 +92,8 @@ async def decide(
     if won is None:  # another press won the race
         await session.refresh(review)
         return _already(review)
+    comment = await session.get(Comment, review.comment_id)
+    assert comment is not None
     live = await session.get(Live, comment.live_id) if comment.live_id is not None else None
     if items is None or live is None:
         await _reject(session, processor, comment)

@@ -157,7 +157,7 @@ class RedisStreamQueue:
         ):
             async with self._redis.pipeline(transaction=False) as pipe:
                 for entry_id, fields in entries:
-                    received = _microseconds(_parked(entry_id, fields).received_at)
+                    received = _microseconds(_received_at(_text(entry_id), fields))
                     queued = {BODY: fields[BODY], RECEIVED: received}
                     pipe.xadd(self._keys.inbox, queued)  # type: ignore[arg-type]
                 await pipe.execute()

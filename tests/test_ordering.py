@@ -48,6 +48,14 @@ async def cart(runtime: Runtime, author: str) -> dict[str, int]:
         return dict(rows.all())  # type: ignore[arg-type]
 
 
+async def block(runtime: Runtime, author: str) -> None:
+    """The member behind `author` is blocked."""
+    async with runtime.sessions.begin() as session:
+        await session.execute(
+            update(Member).where(Member.id == await _member(runtime, author)).values(blocked=True)
+        )
+
+
 async def _member(runtime: Runtime, author: str) -> int:
     from storage.models import Identity
 

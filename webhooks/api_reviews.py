@@ -51,13 +51,12 @@ async def decide_review(request: web.Request) -> web.Response:
         raise BadRequest(f'"choice" must be a reading\'s number or "{REJECT}".')
     if not isinstance(staff, str) or not staff.strip():
         raise BadRequest('"staff" must name who decides.')
-    if len(staff.strip()) > MOST_STAFF_NAME:
+    staff = staff.strip()
+    if len(staff) > MOST_STAFF_NAME:
         raise BadRequest(f'"staff" is at most {MOST_STAFF_NAME} characters.', status=422)
     review_id = typed_id(raw)
     try:
-        decided = await decide_now(
-            runtime, -1 if review_id is None else review_id, choice, staff.strip()
-        )
+        decided = await decide_now(runtime, -1 if review_id is None else review_id, choice, staff)
     except UnknownReview:
         raise BadRequest(f"There is no review {raw}.", status=404) from None
     except BuyerBlocked as blocked:

@@ -7,7 +7,7 @@ import pytest
 
 from tests.pipeline import comment_on, start_test_live
 from tests.staffbot.support import GROUP, KEN, STAFF, StaffBot, outbox, reviews
-from tests.test_ordering import cart, stock_of
+from tests.test_ordering import block, cart, stock_of
 
 
 @pytest.mark.parametrize("queue_backend", ["database", "redis"])
@@ -100,4 +100,27 @@ async def test_a_stale_button_is_answered_and_changes_nothing(staff_bot: StaffBo
     refused = (await fake.wait_for_answer(beyond)).text or ""
     assert refused.startswith("Choose one of the 4 readings")
     assert await outbox(runtime, "reply") == []
+    assert fake.edits == []
+
+
+async def test_a_blocked_buyer_is_on_the_card_and_one_blocked_since_is_not_ordered_for(
+    staff_bot: StaffBot,
+) -> None:
+    fake, runtime = staff_bot.fake, staff_bot.runtime
+    await start_test_live(runtime)
+    await comment_on(runtime, [("u1", "A2+1"), ("u2", "A2+1")])
+    await block(runtime, "u1")
+    await comment_on(runtime, [("u1", "A1+1"), ("u2", "A1+1")], start=10)
+    await staff_bot.sender.drain_once()
+    _, second = await reviews(runtime)
+    cards = await staff_bot.cards(STAFF)
+    assert ["the buyer is blocked; " in (card.text or "") for card in cards] == [True, False]
+    await block(runtime, "u2")
+
+    query = fake.user_presses(STAFF, STAFF, cards[1].message_id, f"rv:{second.id}:0")
+
+    answer = (await fake.wait_for_answer(query)).text or ""
+    assert answer.startswith("The buyer was blocked after this comment came in")
+    assert await cart(runtime, "u2") == {"A2": 1}
+    assert [r.status for r in await reviews(runtime)] == ["open", "open"]
     assert fake.edits == []

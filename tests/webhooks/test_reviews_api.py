@@ -5,12 +5,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from bot.runtime import Runtime
-from storage.models import Member, OutboxMessage
+from storage.models import OutboxMessage
 from tests.pipeline import comment_on, start_test_live
-from tests.test_ordering import _member, cart, stock_of
+from tests.test_ordering import block, cart, stock_of
 from tests.webhooks.test_staff_api import AUTH
 from webhooks.app import build_app
 
@@ -82,13 +82,6 @@ async def test_bad_choices_are_refused(client: Client, runtime: Runtime) -> None
         )
         assert response.status == status
     assert (await client.post("/api/reviews/999", headers=AUTH, json={"choice": 0})).status == 404
-
-
-async def block(runtime: Runtime, author: str) -> None:
-    async with runtime.sessions.begin() as session:
-        await session.execute(
-            update(Member).where(Member.id == await _member(runtime, author)).values(blocked=True)
-        )
 
 
 async def test_a_blocked_buyers_uncertain_comment_says_so_and_orders_only_knowingly(
